@@ -50,6 +50,13 @@ class TrainConfig:
         default_factory=lambda: list(SWISS_LANGS),
         metadata={"help": "Languages evaluated after each epoch (F1 per language)."},
     )
+    label_names: list[str] | None = field(
+        default=None,
+        metadata={
+            "help": "IOB2 label set of the data (default PAN-X's O B-PER I-PER B-ORG I-ORG B-LOC "
+            "I-LOC); a different set re-initialises only the classifier of --model."
+        },
+    )
     eval_split: str = field(
         default="validation",
         metadata={"help": "Split evaluated after each epoch and at the end."},
@@ -92,9 +99,11 @@ class TrainConfig:
             "--no-label-all-tokens labels only the first piece, as the book does."
         },
     )
-    mixed_precision: str = field(
-        default="no",
-        metadata={"help": "no, fp16 or bf16; `accelerate launch --mixed_precision` overrides it."},
+    mixed_precision: str | None = field(
+        default=None,
+        metadata={
+            "help": "no, fp16 or bf16; by default the setting of `accelerate launch` / its config."
+        },
     )
     seed: int = field(default=42, metadata={"help": "Seed of the Swiss mix, shuffling and init."})
     checkpointing_steps: int | None = field(
@@ -138,7 +147,9 @@ class TrainConfig:
         for lang in [*self.train_langs, *self.eval_langs]:
             if lang not in self.langs:
                 raise ValueError(f"language {lang!r} is not in --langs {self.langs}")
-        if self.mixed_precision not in ("no", "fp16", "bf16"):
+        if self.push_to_hub and not self.hub_model_id:
+            raise ValueError("--push-to-hub needs --hub-model-id org/name")
+        if self.mixed_precision not in (None, "no", "fp16", "bf16"):
             raise ValueError(f"--mixed-precision must be no, fp16 or bf16, not {self.mixed_precision}")
 
 

@@ -105,6 +105,7 @@ def build_swiss_corpus(
     fracs: Sequence[float] = SWISS_FRACS,
     seed: int = 42,
     data_dir: str | Path | None = None,
+    label_names: Sequence[str] = LABEL_NAMES,
 ) -> dict[str, DatasetDict]:
     """Every split of every language shuffled with ``seed`` and cut to ``int(len * frac)``.
 
@@ -114,7 +115,7 @@ def build_swiss_corpus(
         raise ValueError(f"{len(langs)} languages but {len(fracs)} fractions")
     corpus: dict[str, DatasetDict] = {}
     for lang, frac in zip(langs, fracs, strict=True):
-        dataset = load_panx(lang, data_dir)
+        dataset = load_panx(lang, data_dir, label_names)
         corpus[lang] = DatasetDict(
             {
                 split: ds.shuffle(seed=seed).select(range(int(ds.num_rows * frac)))
