@@ -14,7 +14,7 @@ SWISS_FRACS: tuple[float, ...] = (0.629, 0.229, 0.084, 0.059)
 
 @dataclass
 class TrainConfig:
-    """Everything that decides a training run; written to ``results.json`` and ``train_config.json``."""
+    """Everything that decides a training run; saved in results.json and train_config.json."""
 
     model_name_or_path: str = field(
         default="xlm-roberta-base",
@@ -150,14 +150,18 @@ class TrainConfig:
         if self.push_to_hub and not self.hub_model_id:
             raise ValueError("--push-to-hub needs --hub-model-id org/name")
         if self.mixed_precision not in (None, "no", "fp16", "bf16"):
-            raise ValueError(f"--mixed-precision must be no, fp16 or bf16, not {self.mixed_precision}")
+            raise ValueError(
+                f"--mixed-precision must be no, fp16 or bf16, not {self.mixed_precision}"
+            )
 
 
 def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def build_parser(cls: type = TrainConfig, description: str | None = None) -> argparse.ArgumentParser:
+def build_parser(
+    cls: type = TrainConfig, description: str | None = None
+) -> argparse.ArgumentParser:
     """An argparse parser with one option per dataclass field, its help taken from the field."""
     parser = argparse.ArgumentParser(
         description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter
@@ -173,9 +177,7 @@ def build_parser(cls: type = TrainConfig, description: str | None = None) -> arg
             )
         elif type_name.startswith("list["):
             item = float if "float" in type_name else str
-            parser.add_argument(
-                *flags, default=default, nargs="+", type=item, help=help_text
-            )
+            parser.add_argument(*flags, default=default, nargs="+", type=item, help=help_text)
         else:
             base = type_name.split(" |")[0]
             conv = {"int": int, "float": float, "str": str}[base]

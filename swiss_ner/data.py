@@ -1,4 +1,4 @@
-"""PAN-X from the Hub or local IOB2 files, the Swiss language mix, label alignment, entity counts."""
+"""PAN-X from the Hub or local IOB2 files, the Swiss mix, label alignment, entity counts."""
 
 from __future__ import annotations
 
@@ -6,8 +6,16 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from datasets import ClassLabel, Dataset, DatasetDict, Features, Sequence as HFSequence, Value
-from datasets import concatenate_datasets, load_dataset
+from datasets import (
+    ClassLabel,
+    Dataset,
+    DatasetDict,
+    Features,
+    Value,
+    concatenate_datasets,
+    load_dataset,
+)
+from datasets import Sequence as HFSequence
 
 from swiss_ner.config import SWISS_FRACS, SWISS_LANGS
 
@@ -57,9 +65,7 @@ def read_iob2(path: str | Path, lang: str, label_names: Sequence[str] = LABEL_NA
                 continue
             parts = line.split("\t")
             if len(parts) != 2 or not parts[0]:
-                raise ValueError(
-                    f"{path}:{line_no}: expected 'TOKEN<TAB>TAG', got {line!r}"
-                )
+                raise ValueError(f"{path}:{line_no}: expected 'TOKEN<TAB>TAG', got {line!r}")
             token, tag = parts
             if tag not in label2id:
                 raise ValueError(
@@ -155,7 +161,9 @@ def entity_table(corpus: dict[str, DatasetDict]):
     rows = []
     for lang, dataset in corpus.items():
         for split, ds in dataset.items():
-            rows.append({"lang": lang, "split": split, "sentences": ds.num_rows, **count_entities(ds)})
+            rows.append(
+                {"lang": lang, "split": split, "sentences": ds.num_rows, **count_entities(ds)}
+            )
     return pd.DataFrame(rows).set_index(["lang", "split"]).fillna(0).astype(int)
 
 

@@ -343,7 +343,14 @@ def write_per_language_results(results: dict, path: str | Path) -> Path:
     path = Path(path)
     zero_shot = set(results.get("zero_shot_langs", []))
     fieldnames = [
-        "lang", "zero_shot", "split", "num_sentences", "precision", "recall", "f1", "accuracy",
+        "lang",
+        "zero_shot",
+        "split",
+        "num_sentences",
+        "precision",
+        "recall",
+        "f1",
+        "accuracy",
         *[f"{entity}_{score}" for entity in ENTITY_TYPES for score in ("f1", "number")],
     ]
     with path.open("w", newline="", encoding="utf-8") as handle:

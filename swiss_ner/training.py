@@ -64,7 +64,9 @@ def find_checkpoint(output_dir: str | Path, resume_from: str) -> Path:
         return folder
     candidates = [p.parent for p in (Path(output_dir) / CHECKPOINTS_DIR).glob(f"*/{STATE_FILE}")]
     if not candidates:
-        raise FileNotFoundError(f"--resume-from latest: no checkpoint in {output_dir}/{CHECKPOINTS_DIR}")
+        raise FileNotFoundError(
+            f"--resume-from latest: no checkpoint in {output_dir}/{CHECKPOINTS_DIR}"
+        )
     return max(candidates, key=lambda p: TrainingState.load(p).completed_steps)
 
 
@@ -92,9 +94,13 @@ def evaluate_language(
     """
     model.eval()
     num_sentences = 0
-    for batch in tqdm(dataloader, desc=desc, disable=not accelerator.is_local_main_process, leave=False):
+    for batch in tqdm(
+        dataloader, desc=desc, disable=not accelerator.is_local_main_process, leave=False
+    ):
         with torch.no_grad():
-            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+            logits = model(
+                input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
+            ).logits
         predictions = accelerator.pad_across_processes(logits.argmax(dim=-1), dim=1, pad_index=-100)
         labels = accelerator.pad_across_processes(batch["labels"], dim=1, pad_index=-100)
         predictions, labels = accelerator.gather_for_metrics((predictions, labels))
@@ -270,6 +276,14 @@ def train(config: TrainConfig) -> dict:
     )
     history: list[dict] = []
     metric = load_seqeval()
+
+    def evaluate_all() -> dict[str, dict]:
+        return {
+            lang: evaluate_language(model, loader, accelerator, id2label, metric, f"eval {lang}")
+            for lang, loader in eval_loaders.items()
+        }
+
+    last_scores: dict[str, dict] = {}
     start_time = time.perf_counter()
     model.train()
     for epoch in range(state.epoch, num_epochs):
@@ -301,19 +315,27 @@ def train(config: TrainConfig) -> dict:
                 {"train/loss": loss.item(), "train/lr": scheduler.get_last_lr()[0]},
                 step=state.completed_steps,
             )
-            if config.checkpointing_steps and state.completed_steps % config.checkpointing_steps == 0:
+            if (
+                config.checkpointing_steps
+                and state.completed_steps % config.checkpointing_steps == 0
+            ):
                 save_checkpoint(f"step_{state.completed_steps}")
             if state.completed_steps >= total_steps:
                 break
 
-        f1_by_lang = {}
-        for lang, loader in eval_loaders.items():
-            scores = evaluate_language(model, loader, accelerator, id2label, metric, f"eval {lang}")
-            f1_by_lang[lang] = scores["f1"]
-        accelerator.log({f"eval/f1_{lang}": f1 for lang, f1 in f1_by_lang.items()}, step=state.completed_steps)
+        last_scores = evaluate_all()
+        f1_by_lang = {lang: scores["f1"] for lang, scores in last_scores.items()}
+        accelerator.log(
+            {f"eval/f1_{lang}": f1 for lang, f1 in f1_by_lang.items()}, step=state.completed_steps
+        )
         epoch_loss = running_loss / max(running_batches, 1)
         history.append(
-            {"epoch": epoch + 1, "step": state.completed_steps, "train_loss": epoch_loss, "f1": f1_by_lang}
+            {
+                "epoch": epoch + 1,
+                "step": state.completed_steps,
+                "train_loss": epoch_loss,
+                "f1": f1_by_lang,
+            }
         )
         accelerator.print(
             f"epoch {epoch + 1}: train loss {epoch_loss:.4f}, F1 "
@@ -326,10 +348,8 @@ def train(config: TrainConfig) -> dict:
     progress.close()
     train_time = time.perf_counter() - start_time
 
-    final_metrics = {
-        lang: evaluate_language(model, loader, accelerator, id2label, metric, f"final eval {lang}")
-        for lang, loader in eval_loaders.items()
-    }
+    # The last epoch's evaluation is the final one, unless a resume found no epoch left to run.
+    final_metrics = last_scores or evaluate_all()
     results = {
         "config": config.to_dict(),
         "train_langs": list(config.train_langs),
@@ -341,7 +361,9 @@ def train(config: TrainConfig) -> dict:
             "source": config.data_dir or "google/xtreme",
             "fracs": dict(zip(config.langs, config.fracs, strict=True)),
             "train_sentences": train_set.num_rows,
-            "sizes": {lang: {s: ds.num_rows for s, ds in dd.items()} for lang, dd in corpus.items()},
+            "sizes": {
+                lang: {s: ds.num_rows for s, ds in dd.items()} for lang, dd in corpus.items()
+            },
             "entity_counts": {
                 lang: {s: count_entities(ds) for s, ds in dd.items()} for lang, dd in corpus.items()
             },
@@ -373,7 +395,9 @@ def train(config: TrainConfig) -> dict:
         from swiss_ner.hub import HubPushError, push_to_hub
 
         try:
-            push_to_hub(output_dir, config.hub_model_id, private=config.hub_private, accelerator=accelerator)
+            push_to_hub(
+                output_dir, config.hub_model_id, private=config.hub_private, accelerator=accelerator
+            )
         except HubPushError as error:
             accelerator.print(f"Push failed, local folder kept: {error}")
     accelerator.end_training()

@@ -45,6 +45,7 @@ def small_model_dir(tmp_path_factory, panx_dir) -> Path:
         num_layers=2,
         num_heads=2,
         intermediate_size=128,
+        max_position_embeddings=130,
         max_sentences_per_lang=2000,
     )
 

@@ -11,8 +11,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
-from test_inference import build_tiny_trained_model
 
 from swiss_ner.cli import build_parser, main
 from swiss_ner.inference import split_words
@@ -26,18 +24,8 @@ TEXTS = {
 
 
 @pytest.fixture(scope="session")
-def model_dir(tmp_path_factory) -> Path:
-    """The tiny trained model folder (to become the shared ``trained_model_dir`` fixture)."""
-    return build_tiny_trained_model(tmp_path_factory.getbasetemp() / "tiny-trained-xlmr")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run fastest on one thread of a busy shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def model_dir(trained_model_dir) -> Path:
+    return trained_model_dir
 
 
 def run_json(argv, capsys) -> list[dict]:

@@ -68,7 +68,9 @@ def test_missing_files_are_reported(tmp_path: Path):
 
 def test_concatenation_mixes_languages(corpus):
     mixed = concatenate_languages(corpus, ["de", "fr"], "validation", seed=42)
-    assert mixed.num_rows == corpus["de"]["validation"].num_rows + corpus["fr"]["validation"].num_rows
+    assert (
+        mixed.num_rows == corpus["de"]["validation"].num_rows + corpus["fr"]["validation"].num_rows
+    )
     first_langs = {row["langs"][0] for row in mixed.select(range(50))}
     assert first_langs == {"de", "fr"}
 

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import os
 import string
 from pathlib import Path
 
 import pytest
 import torch
+from conftest import PANX_DIR
 
-from swiss_ner.data import LABEL_NAMES, align_labels, continuation_label_map, read_iob2
+from swiss_ner.data import read_iob2
 from swiss_ner.inference import (
     Entity,
     ModelLoadError,
@@ -20,103 +19,13 @@ from swiss_ner.inference import (
     split_words,
 )
 
-PANX_DIR = Path(
-    os.environ.get(
-        "SWISS_NER_PANX_DIR", Path(__file__).resolve().parents[2] / "shared" / "data" / "panx"
-    )
-)
 LANGS = ("de", "fr", "it", "en")
-TINY_MAX_LENGTH = 64
-
-
-def build_tiny_trained_model(folder: Path, sentences_per_lang: int = 150, steps: int = 300) -> Path:
-    """A stock XLMRobertaForTokenClassification (hidden 32) with its own Unigram tokenizer,
-    trained briefly on PAN-X with every sub-word labelled: enough to tag something.
-
-    Idempotent: a folder that already holds a model is returned as is, so test modules share it.
-    """
-    if (folder / "config.json").exists():
-        return folder
-    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
-    from transformers import XLMRobertaConfig, XLMRobertaForTokenClassification, XLMRobertaTokenizer
-
-    sentences, tags = [], []
-    for lang in LANGS:
-        columns = read_iob2(PANX_DIR / f"train-{lang}.tsv", lang)
-        sentences += columns["tokens"][:sentences_per_lang]
-        tags += columns["ner_tags"][:sentences_per_lang]
-
-    specials = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
-    unigram = Tokenizer(models.Unigram())
-    unigram.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
-    trainer = trainers.UnigramTrainer(vocab_size=1500, special_tokens=specials, unk_token="<unk>")
-    unigram.train_from_iterator((" ".join(words) for words in sentences), trainer=trainer)
-    vocab = [(piece, score) for piece, score in json.loads(unigram.to_str())["model"]["vocab"]]
-    assert [piece for piece, _ in vocab[:5]] == specials
-    tokenizer = XLMRobertaTokenizer(vocab=vocab, model_max_length=TINY_MAX_LENGTH)
-
-    config = XLMRobertaConfig(
-        vocab_size=len(vocab),
-        hidden_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=TINY_MAX_LENGTH + 2,
-        num_labels=len(LABEL_NAMES),
-        id2label=dict(enumerate(LABEL_NAMES)),
-        label2id={label: i for i, label in enumerate(LABEL_NAMES)},
-    )
-    torch.manual_seed(0)
-    model = XLMRobertaForTokenClassification(config)
-
-    continuation = continuation_label_map(LABEL_NAMES)
-    encoded = tokenizer(sentences, is_split_into_words=True, truncation=True, max_length=48)
-    labels = [
-        align_labels(encoded.word_ids(i), sentence_tags, True, continuation)
-        for i, sentence_tags in enumerate(tags)
-    ]
-    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    generator = torch.Generator().manual_seed(0)
-    model.train()
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # a tiny model on a busy shared CPU trains far faster on one thread
-    try:
-        _train_steps(model, tokenizer, optimizer, encoded, labels, generator, steps)
-    finally:
-        torch.set_num_threads(threads)
-    model.eval()
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
-
-
-def _train_steps(model, tokenizer, optimizer, encoded, labels, generator, steps: int) -> None:
-    for _ in range(steps):
-        batch = torch.randint(len(labels), (16,), generator=generator).tolist()
-        padded = tokenizer.pad(
-            {"input_ids": [encoded["input_ids"][i] for i in batch]}, return_tensors="pt"
-        )
-        width = padded["input_ids"].shape[1]
-        batch_labels = torch.tensor([labels[i] + [-100] * (width - len(labels[i])) for i in batch])
-        loss = model(**padded, labels=batch_labels).loss
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run fastest on one thread of a busy shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")
-def model_dir(tmp_path_factory) -> Path:
-    """The tiny trained model folder (to become the shared ``trained_model_dir`` fixture)."""
-    return build_tiny_trained_model(tmp_path_factory.getbasetemp() / "tiny-trained-xlmr")
+def model_dir(trained_model_dir) -> Path:
+    """The tiny model our training loop produced (every sub-word labelled)."""
+    return trained_model_dir
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,13 @@ def test_training_lowers_loss_and_writes_everything(trained_run):
     output_dir, results = trained_run
     losses = [epoch["train_loss"] for epoch in results["history"]]
     assert losses[-1] < losses[0]
-    for name in ("model.safetensors", "config.json", "results.json", "train_config.json", "README.md"):
+    for name in (
+        "model.safetensors",
+        "config.json",
+        "results.json",
+        "train_config.json",
+        "README.md",
+    ):
         assert (output_dir / name).exists(), name
     assert (output_dir / "tokenizer.json").exists()
     assert (output_dir / CHECKPOINTS_DIR / "epoch_3" / "training_state.json").exists()

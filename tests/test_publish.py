@@ -1,0 +1,122 @@
+"""The published folder as users reuse it: stock pipeline, our tagger, downstream fine-tuning."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+from transformers import AutoTokenizer
+
+from swiss_ner.data import load_panx
+from swiss_ner.inference import NerTagger, split_words
+from swiss_ner.training import train
+
+SENTENCES = {
+    "de": "Angela Merkel besuchte am Montag die Credit Suisse in Zürich .",
+    "fr": "Emmanuel Macron a rencontré des représentants de Nestlé à Genève .",
+    "it": "Il presidente Sergio Mattarella ha visitato la FIAT a Torino .",
+    "en": "Roger Federer played against Rafael Nadal at Wimbledon in London .",
+}
+
+# Runs in a fresh interpreter that never imports swiss_ner: what the Hub widget and users do.
+STOCK_PIPELINE = """
+import json, sys
+from transformers import pipeline
+model_dir, strategy, texts = sys.argv[1], sys.argv[2], json.loads(sys.stdin.read())
+tagger = pipeline("ner", model=model_dir, aggregation_strategy=strategy, device="cpu")
+groups = [[dict(type=g["entity_group"], start=int(g["start"]), end=int(g["end"])) for g in out]
+          for out in tagger(texts)]
+print(json.dumps({"groups": groups, "swiss_ner_loaded": "swiss_ner" in sys.modules}))
+"""
+
+
+def stock_pipeline(model_dir: Path, texts: list[str], strategy: str) -> list[list[dict]]:
+    result = subprocess.run(
+        [sys.executable, "-c", STOCK_PIPELINE, str(model_dir), strategy],
+        input=json.dumps(texts),
+        capture_output=True,
+        text=True,
+        env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"},
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    output = json.loads(result.stdout.strip().splitlines()[-1])
+    assert output["swiss_ner_loaded"] is False
+    return output["groups"]
+
+
+def validation_texts(panx_dir: Path, per_lang: int = 100) -> list[str]:
+    texts = []
+    for lang in ("de", "fr", "it", "en"):
+        validation = load_panx(lang, panx_dir)["validation"].select(range(per_lang))
+        texts.extend(" ".join(tokens) for tokens in validation["tokens"])
+    return texts
+
+
+def starts_every_word_with_a_prefixed_piece(tokenizer, text: str) -> bool:
+    """False when a word begins with a bare "▁" piece: the pipeline's word heuristic then
+    treats the "▁" as a word of its own and the next piece as another."""
+    return "▁" not in tokenizer.convert_ids_to_tokens(tokenizer(text)["input_ids"])
+
+
+def test_stock_pipeline_gives_the_entities_of_our_tagger(trained_model_dir, panx_dir):
+    tokenizer = AutoTokenizer.from_pretrained(trained_model_dir)
+    texts = list(SENTENCES.values()) + validation_texts(panx_dir, per_lang=25)
+    texts = [text for text in texts if starts_every_word_with_a_prefixed_piece(tokenizer, text)]
+    assert len(texts) >= 50
+    ours = [
+        [dict(type=e.type, start=e.start, end=e.end) for e in entities]
+        for entities in NerTagger.from_pretrained(str(trained_model_dir)).tag(texts)
+    ]
+    # Words are space-separated here, so "first" (the word's first piece) is exactly our rule.
+    assert stock_pipeline(trained_model_dir, texts, "first") == ours
+    assert sum(map(len, ours)) > 0
+
+
+def test_simple_aggregation_returns_whole_words(trained_model_dir, panx_dir):
+    texts = validation_texts(panx_dir)
+    groups = stock_pipeline(trained_model_dir, texts, "simple")
+    boundaries = []
+    for text, text_groups in zip(texts, groups, strict=True):
+        starts = {start for _, start, _ in split_words(text)}
+        ends = {end for _, _, end in split_words(text)}
+        boundaries += [g["start"] in starts and g["end"] in ends for g in text_groups]
+    assert len(boundaries) >= 50, "the model should find entities in 400 sentences"
+    assert sum(boundaries) / len(boundaries) >= 0.99
+
+
+def test_downstream_fine_tuning_to_another_label_set(
+    trained_model_dir, train_config_factory, tmp_path
+):
+    (tmp_path / "train-de.tsv").write_text(
+        "Die\tO\nSBB\tB-ORG\nfährt\tO\nnach\tO\nBern\tB-LOC\n.\tO\n\n"
+        "Der\tO\nGotthard-Tunnel\tB-MISC\nist\tO\nlang\tO\n.\tO\n\n" * 20
+    )
+    (tmp_path / "validation-de.tsv").write_text("Die\tO\nBLS\tB-ORG\nin\tO\nThun\tB-LOC\n\n")
+    labels = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
+    config = train_config_factory(
+        model_name_or_path=str(trained_model_dir),
+        data_dir=str(tmp_path),
+        langs=["de"],
+        fracs=[1.0],
+        train_langs=["de"],
+        eval_langs=["de"],
+        label_names=labels,
+        max_steps=3,
+        learning_rate=0.0,
+    )
+    results = train(config)
+    assert results["train_steps"] == 3
+    tuned = load_file(Path(config.output_dir) / "model.safetensors")
+    source = load_file(trained_model_dir / "model.safetensors")
+    assert tuned["classifier.weight"].shape[0] == 9
+    # With a zero learning rate the encoder must come back exactly as published.
+    encoder = [name for name in source if not name.startswith("classifier")]
+    for name in encoder:
+        torch.testing.assert_close(tuned[name], source[name], msg=name)
+    assert (
+        json.loads((Path(config.output_dir) / "config.json").read_text())["id2label"]["7"]
+        == "B-MISC"
+    )
