@@ -99,6 +99,13 @@ class TrainConfig:
             "--no-label-all-tokens labels only the first piece, as the book does."
         },
     )
+    consistency_weight: float = field(
+        default=0.0,
+        metadata={
+            "help": "Weight of a loss that makes the sub-words of a word predict the same tag "
+            "(B- read as I-), so the widget's simple aggregation returns whole words."
+        },
+    )
     mixed_precision: str | None = field(
         default=None,
         metadata={

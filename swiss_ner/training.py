@@ -26,6 +26,7 @@ from swiss_ner.data import (
     LABEL_NAMES,
     build_swiss_corpus,
     concatenate_languages,
+    continuation_label_map,
     count_entities,
     tokenize_and_align,
 )
@@ -78,6 +79,39 @@ def optimizer_grouped_parameters(model: torch.nn.Module, weight_decay: float) ->
         if param.requires_grad:
             (skip if any(nd in name for nd in no_decay) else decay).append(param)
     return [{"params": decay, "weight_decay": weight_decay}, {"params": skip, "weight_decay": 0.0}]
+
+
+def continuation_token_mask(tokenizer) -> torch.Tensor | None:
+    """True for vocabulary pieces that continue a word (no ``▁`` prefix, not special).
+
+    None for tokenizers that do not mark word starts with ``▁`` (SentencePiece style)."""
+    pieces = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+    if not any(piece.startswith("▁") for piece in pieces if piece):
+        return None
+    special = set(tokenizer.all_special_ids)
+    return torch.tensor(
+        [bool(p) and not p.startswith("▁") and i not in special for i, p in enumerate(pieces)]
+    )
+
+
+def word_consistency_loss(
+    logits: torch.Tensor,
+    input_ids: torch.Tensor,
+    continuation: torch.Tensor,
+    continuation_map: torch.Tensor,
+) -> torch.Tensor:
+    """Pull each continuation piece's tag distribution onto its predecessor's (B-X read as I-X).
+
+    The stock pipeline's ``simple`` aggregation groups sub-words by their own argmax, so pieces
+    of one word that disagree become fragments; this makes the pieces of a word agree.
+    """
+    is_continuation = continuation[input_ids[:, 1:]]
+    if not is_continuation.any():
+        return logits.new_zeros(())
+    previous = logits[:, :-1][is_continuation].float().softmax(-1)
+    previous_as_inside = torch.zeros_like(previous).index_add_(1, continuation_map, previous)
+    current = logits[:, 1:][is_continuation].float().log_softmax(-1)
+    return torch.nn.functional.kl_div(current, previous_as_inside, reduction="batchmean")
 
 
 def evaluate_language(
@@ -207,6 +241,8 @@ def train(config: TrainConfig) -> dict:
     model = build_model(config.model_name_or_path, label_names)
     id2label = {int(i): label for i, label in model.config.id2label.items()}
 
+    continuation = continuation_token_mask(tokenizer).to(accelerator.device)
+    continuation_map = torch.tensor(continuation_label_map(label_names), device=accelerator.device)
     pad_multiple = 8 if accelerator.mixed_precision != "no" else None
     collator = DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=pad_multiple)
     # Its own generator keeps DataLoader start-up from drawing on the global RNG, so a resumed
@@ -295,7 +331,12 @@ def train(config: TrainConfig) -> dict:
         running_loss, running_batches = 0.0, 0
         for batch in batches:
             with accelerator.accumulate(model):
-                loss = model(**batch).loss
+                outputs = model(**batch)
+                loss = outputs.loss
+                if config.consistency_weight and continuation is not None:
+                    loss = loss + config.consistency_weight * word_consistency_loss(
+                        outputs.logits, batch["input_ids"], continuation, continuation_map
+                    )
                 accelerator.backward(loss)
                 if accelerator.sync_gradients:
                     accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
