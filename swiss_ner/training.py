@@ -121,13 +121,19 @@ def evaluate_language(
     id2label: dict[int, str],
     metric,
     desc: str = "eval",
+    continuation: torch.Tensor | None = None,
+    continuation_map: torch.Tensor | None = None,
 ) -> dict:
     """Entity-level scores on one evaluation set, gathered across processes without duplicates.
 
     Labels here mark only each word's first sub-word, so scores count words, never sub-words.
+    With ``continuation`` it also measures how often a continuation piece predicts its
+    predecessor's tag (B- read as I-): the pieces of a word must agree for the stock pipeline's
+    ``simple`` aggregation to return whole words.
     """
     model.eval()
     num_sentences = 0
+    agreeing, continuation_pieces = 0, 0
     for batch in tqdm(
         dataloader, desc=desc, disable=not accelerator.is_local_main_process, leave=False
     ):
@@ -137,8 +143,16 @@ def evaluate_language(
             ).logits
         predictions = accelerator.pad_across_processes(logits.argmax(dim=-1), dim=1, pad_index=-100)
         labels = accelerator.pad_across_processes(batch["labels"], dim=1, pad_index=-100)
-        predictions, labels = accelerator.gather_for_metrics((predictions, labels))
+        input_ids = accelerator.pad_across_processes(batch["input_ids"], dim=1, pad_index=-100)
+        predictions, labels, input_ids = accelerator.gather_for_metrics(
+            (predictions, labels, input_ids)
+        )
         num_sentences += labels.shape[0]
+        if continuation is not None:
+            is_continuation = continuation[input_ids[:, 1:].clamp(min=0)] & (input_ids[:, 1:] >= 0)
+            expected = continuation_map[predictions[:, :-1].clamp(min=0)]
+            agreeing += int((expected == predictions[:, 1:])[is_continuation].sum())
+            continuation_pieces += int(is_continuation.sum())
         gold_tags, predicted_tags = [], []
         for pred_row, label_row in zip(predictions.tolist(), labels.tolist(), strict=True):
             keep = [i for i, label in enumerate(label_row) if label != -100]
@@ -148,7 +162,7 @@ def evaluate_language(
     scores = metric.compute()
     model.train()
     per_type = {k: v for k, v in scores.items() if isinstance(v, dict)}
-    return {
+    results = {
         "precision": float(scores["overall_precision"]),
         "recall": float(scores["overall_recall"]),
         "f1": float(scores["overall_f1"]),
@@ -159,6 +173,9 @@ def evaluate_language(
             for entity, values in sorted(per_type.items())
         },
     }
+    if continuation_pieces:
+        results["subword_agreement"] = agreeing / continuation_pieces
+    return results
 
 
 def library_versions() -> dict[str, str]:
@@ -241,7 +258,9 @@ def train(config: TrainConfig) -> dict:
     model = build_model(config.model_name_or_path, label_names)
     id2label = {int(i): label for i, label in model.config.id2label.items()}
 
-    continuation = continuation_token_mask(tokenizer).to(accelerator.device)
+    continuation = continuation_token_mask(tokenizer)
+    if continuation is not None:
+        continuation = continuation.to(accelerator.device)
     continuation_map = torch.tensor(continuation_label_map(label_names), device=accelerator.device)
     pad_multiple = 8 if accelerator.mixed_precision != "no" else None
     collator = DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=pad_multiple)
@@ -315,7 +334,16 @@ def train(config: TrainConfig) -> dict:
 
     def evaluate_all() -> dict[str, dict]:
         return {
-            lang: evaluate_language(model, loader, accelerator, id2label, metric, f"eval {lang}")
+            lang: evaluate_language(
+                model,
+                loader,
+                accelerator,
+                id2label,
+                metric,
+                f"eval {lang}",
+                continuation,
+                continuation_map,
+            )
             for lang, loader in eval_loaders.items()
         }
 
@@ -381,6 +409,11 @@ def train(config: TrainConfig) -> dict:
         accelerator.print(
             f"epoch {epoch + 1}: train loss {epoch_loss:.4f}, F1 "
             + ", ".join(f"{lang} {f1:.3f}" for lang, f1 in f1_by_lang.items())
+            + "".join(
+                f"; sub-word agreement {lang} {scores['subword_agreement']:.3f}"
+                for lang, scores in list(last_scores.items())[:1]
+                if "subword_agreement" in scores
+            )
         )
         state.epoch, state.batches_done_in_epoch = epoch + 1, 0
         save_checkpoint(f"epoch_{epoch + 1}")
