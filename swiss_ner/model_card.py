@@ -303,6 +303,12 @@ def _template_values(results: dict, repo_id: str | None, model_config: dict | No
         "eval_langs": list(results["metrics"]),
         "zero_shot_langs": results.get("zero_shot_langs", []),
         "result_rows": _result_rows(results),
+        "agreement_rows": [
+            {"name": LANGUAGE_NAMES.get(lang, lang), "agreement": metrics["subword_agreement"]}
+            for lang, metrics in results["metrics"].items()
+            if "subword_agreement" in metrics
+        ],
+        "consistency_weight": config.get("consistency_weight", 0.0),
         "history": _history_rows(results),
         "data_rows": _data_rows(results),
         "dataset_source": _dataset_source(results.get("dataset", {}).get("source")),

@@ -86,6 +86,7 @@ def trained_run(train_config_factory) -> tuple[Path, dict]:
         num_epochs=3,
         eval_langs=["de", "fr", "it", "en"],
         checkpointing_steps=20,
+        report_to="tensorboard",
     )
     results = train(config)
     return Path(config.output_dir), results

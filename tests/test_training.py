@@ -7,10 +7,17 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
-from transformers import AutoModelForTokenClassification
+from transformers import AutoModelForTokenClassification, AutoTokenizer
 
 from swiss_ner.config import TrainConfig, parse_config
-from swiss_ner.training import CHECKPOINTS_DIR, TrainingState, find_checkpoint, train
+from swiss_ner.training import (
+    CHECKPOINTS_DIR,
+    TrainingState,
+    continuation_token_mask,
+    find_checkpoint,
+    train,
+    word_consistency_loss,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,6 +36,8 @@ def test_training_lowers_loss_and_writes_everything(trained_run):
         assert (output_dir / name).exists(), name
     assert (output_dir / "tokenizer.json").exists()
     assert (output_dir / CHECKPOINTS_DIR / "epoch_3" / "training_state.json").exists()
+    assert list((output_dir / "logs").rglob("events.out.tfevents*")), "no TensorBoard events"
+    assert 0.0 < saved_agreement(output_dir, "de") <= 1.0
     saved = json.loads((output_dir / "results.json").read_text())
     assert saved["train_langs"] == ["de"]
     assert saved["zero_shot_langs"] == ["fr", "it", "en"]
@@ -41,6 +50,12 @@ def test_training_lowers_loss_and_writes_everything(trained_run):
     config = json.loads((output_dir / "config.json").read_text())
     assert config["id2label"]["1"] == "B-PER"
     assert config["architectures"] == ["XLMRobertaForTokenClassification"]
+
+
+def saved_agreement(output_dir: Path, lang: str) -> float:
+    return json.loads((output_dir / "results.json").read_text())["metrics"][lang][
+        "subword_agreement"
+    ]
 
 
 def test_saved_model_loads_in_stock_transformers(trained_model_dir):
@@ -117,3 +132,30 @@ def test_two_processes_evaluate_each_sentence_once(train_config_factory):
     assert results["metrics"]["de"]["num_sentences"] == 101
     assert results["metrics"]["fr"]["num_sentences"] == 101
     assert results["train_steps"] == 4
+
+
+def test_word_consistency_loss_is_zero_only_when_pieces_agree():
+    continuation = torch.tensor([False, False, True, True])  # token ids 2 and 3 continue a word
+    continuation_map = torch.tensor([0, 2, 2, 4, 4, 6, 6])  # B-X read as I-X
+    input_ids = torch.tensor([[0, 1, 2, 3]])
+    agreeing = torch.full((1, 4, 7), -20.0)
+    agreeing[0, :, 0] = 20.0  # all O
+    agreeing[0, 1, :] = -20.0
+    agreeing[0, 1, 1] = 20.0  # B-PER, then its pieces I-PER
+    agreeing[0, 2:, :] = -20.0
+    agreeing[0, 2:, 2] = 20.0
+    assert word_consistency_loss(agreeing, input_ids, continuation, continuation_map) < 1e-6
+    disagreeing = agreeing.clone()
+    disagreeing[0, 3, 2], disagreeing[0, 3, 4] = -20.0, 20.0  # last piece switches to I-ORG
+    assert word_consistency_loss(disagreeing, input_ids, continuation, continuation_map) > 1.0
+
+
+def test_continuation_pieces_are_those_without_the_word_prefix(small_model_dir):
+    tokenizer = AutoTokenizer.from_pretrained(small_model_dir)
+    mask = continuation_token_mask(tokenizer)
+    pieces = tokenizer.convert_ids_to_tokens(tokenizer("Zürich Eidgenossenschaft")["input_ids"])
+    ids = tokenizer("Zürich Eidgenossenschaft")["input_ids"]
+    for piece, token_id in zip(pieces, ids, strict=True):
+        expected = token_id not in tokenizer.all_special_ids and not piece.startswith("▁")
+        assert bool(mask[token_id]) == expected, piece
+    assert mask[ids].any(), "a long rare word should split into pieces"
