@@ -103,7 +103,7 @@ class TrainConfig:
         default=1.0,
         metadata={
             "help": "Weight of a loss that makes the sub-words of a word predict the same tag "
-            "(B- read as I-), so the widget's simple aggregation returns whole words; 0 disables it."
+            "(B- read as I-), so the simple aggregation returns whole words; 0 disables it."
         },
     )
     mixed_precision: str | None = field(
