@@ -112,6 +112,13 @@ class TrainConfig:
             "help": "no, fp16 or bf16; by default the setting of `accelerate launch` / its config."
         },
     )
+    cpu: bool = field(
+        default=False,
+        metadata={
+            "help": "Train on CPU even if a GPU is present (several CPU processes under torchrun "
+            "use gloo; chosen automatically when torchrun starts processes on a GPU-less machine)."
+        },
+    )
     seed: int = field(default=42, metadata={"help": "Seed of the Swiss mix, shuffling and init."})
     checkpointing_steps: int | None = field(
         default=None,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -213,7 +214,10 @@ def train(config: TrainConfig) -> dict:
     config.validate()
     output_dir = Path(config.output_dir)
     log_with = None if config.report_to == "none" else config.report_to
+    # Accelerate only forms a CPU process group (gloo) when asked for the CPU explicitly.
+    launched_without_gpu = "LOCAL_RANK" in os.environ and not torch.cuda.is_available()
     accelerator = Accelerator(
+        cpu=config.cpu or launched_without_gpu,
         mixed_precision=config.mixed_precision,
         gradient_accumulation_steps=config.gradient_accumulation_steps,
         log_with=log_with,

@@ -65,13 +65,20 @@ def starts_every_word_with_a_prefixed_piece(tokenizer, text: str) -> bool:
 def test_stock_pipeline_gives_the_entities_of_our_tagger(trained_model_dir, panx_dir):
     tokenizer = AutoTokenizer.from_pretrained(trained_model_dir)
     texts = list(SENTENCES.values()) + validation_texts(panx_dir, per_lang=60)
-    texts = [text for text in texts if starts_every_word_with_a_prefixed_piece(tokenizer, text)]
-    assert len(texts) >= 40
+    # Same words on both sides: the pipeline splits on spaces, we split punctuation off too.
+    texts = [
+        text
+        for text in texts
+        if starts_every_word_with_a_prefixed_piece(tokenizer, text)
+        and [word for word, _, _ in split_words(text)] == text.split()
+    ]
+    assert len(texts) >= 30
     ours = [
         [dict(type=e.type, start=e.start, end=e.end) for e in entities]
-        for entities in NerTagger.from_pretrained(str(trained_model_dir)).tag(texts)
+        for entities in NerTagger.from_pretrained(str(trained_model_dir), batch_size=1).tag(texts)
     ]
-    # Words are space-separated here, so "first" (the word's first piece) is exactly our rule.
+    # Words are space-separated here, so "first" (the word's first piece) is exactly our rule;
+    # one text per forward pass, like the pipeline, so near-tied scores break the same way.
     assert stock_pipeline(trained_model_dir, texts, "first") == ours
     assert sum(map(len, ours)) > 0
 
@@ -79,7 +86,7 @@ def test_stock_pipeline_gives_the_entities_of_our_tagger(trained_model_dir, panx
 @pytest.mark.xfail(
     strict=True,
     reason="Measured: the small from-scratch models trained here disagree between the pieces of "
-    "a word too often (offline model: 64-80% of simple groups on word boundaries), so the "
+    "a word too often (offline model: 76-88% of simple groups on word boundaries), so the "
     "widget's simple aggregation still returns fragments; 99% needs a stronger model.",
 )
 def test_simple_aggregation_returns_whole_words(trained_model_dir, panx_dir):
