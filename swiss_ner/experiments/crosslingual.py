@@ -169,7 +169,8 @@ def _comparable(values: dict) -> dict:
 def config_matches(saved: dict, config: TrainConfig) -> bool:
     """Whether a saved run configuration gives the same results as ``config``."""
     wanted = _comparable(config.to_dict())
-    have = _comparable(saved)
+    # Options added after a run was saved count with their default value.
+    have = {**_comparable(TrainConfig().to_dict()), **_comparable(saved)}
     return all(key in have and have[key] == value for key, value in wanted.items())
 
 
