@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +30,9 @@ from swiss_ner.data import (
     count_entities,
     tokenize_and_align,
 )
-from swiss_ner.metrics import load_seqeval
+from swiss_ner.hub import HubPushError, push_to_hub
+from swiss_ner.metrics import load_seqeval, predictions_to_tags
+from swiss_ner.model_card import write_model_card
 from swiss_ner.modeling import build_model
 
 logger = get_logger(__name__)
@@ -154,11 +155,9 @@ def evaluate_language(
             expected = continuation_map[predictions[:, :-1].clamp(min=0)]
             agreeing += int((expected == predictions[:, 1:])[is_continuation].sum())
             continuation_pieces += int(is_continuation.sum())
-        gold_tags, predicted_tags = [], []
-        for pred_row, label_row in zip(predictions.tolist(), labels.tolist(), strict=True):
-            keep = [i for i, label in enumerate(label_row) if label != -100]
-            gold_tags.append([id2label[label_row[i]] for i in keep])
-            predicted_tags.append([id2label[pred_row[i]] for i in keep])
+        predicted_tags, gold_tags = predictions_to_tags(
+            predictions.cpu().numpy(), labels.cpu().numpy(), id2label
+        )
         metric.add_batch(predictions=predicted_tags, references=gold_tags)
     scores = metric.compute()
     model.train()
@@ -463,15 +462,13 @@ def train(config: TrainConfig) -> dict:
         tokenizer.save_pretrained(output_dir)
         (output_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
         config.save(output_dir / "train_config.json")
-        _write_card(output_dir, config.hub_model_id)
+        write_model_card(output_dir, repo_id=config.hub_model_id)
         accelerator.print(
             f"Saved model, tokenizer and results.json to {output_dir} "
             f"(train time {train_time / 60:.1f} min)"
         )
     accelerator.wait_for_everyone()
     if config.push_to_hub:
-        from swiss_ner.hub import HubPushError, push_to_hub
-
         try:
             push_to_hub(
                 output_dir, config.hub_model_id, private=config.hub_private, accelerator=accelerator
@@ -480,15 +477,3 @@ def train(config: TrainConfig) -> dict:
             accelerator.print(f"Push failed, local folder kept: {error}")
     accelerator.end_training()
     return results
-
-
-def _write_card(output_dir: Path, repo_id: str | None) -> None:
-    """Render README.md (the model card) from results.json so the folder is ready to publish."""
-    from swiss_ner.model_card import write_model_card
-
-    write_model_card(output_dir, repo_id=repo_id)
-
-
-def remove_checkpoints(output_dir: str | Path) -> None:
-    """Delete a run's checkpoints (experiments keep only final models and results)."""
-    shutil.rmtree(Path(output_dir) / CHECKPOINTS_DIR, ignore_errors=True)
