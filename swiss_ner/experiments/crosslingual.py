@@ -513,9 +513,13 @@ def build_arg_parser() -> argparse.ArgumentParser:
     parser = build_parser(
         TrainConfig,
         description="Cross-lingual transfer report: zero-shot from German, a French learning "
-        "curve, one model per language, and all languages together. --output-dir is ignored; "
-        "each run gets a folder under --report-dir/runs.",
+        "curve, one model per language, and all languages together. Each run gets a folder "
+        "under --report-dir/runs.",
     )
+    # Runs get their folders from --report-dir, so the training option is hidden here.
+    for action in parser._actions:
+        if "--output-dir" in action.option_strings:
+            action.help = argparse.SUPPRESS
     parser.add_argument("--report-dir", default="reports/crosslingual",
                         help="Folder for the report files and the runs (runs/<name>).")
     parser.add_argument("--strategies", nargs="+", default=list(STRATEGIES),
