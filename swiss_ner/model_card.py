@@ -308,6 +308,15 @@ def _template_values(results: dict, repo_id: str | None, model_config: dict | No
             for lang, metrics in results["metrics"].items()
             if "subword_agreement" in metrics
         ],
+        "whole_word_rows": [
+            {
+                "name": LANGUAGE_NAMES.get(lang, lang),
+                "groups": metrics["simple_groups"],
+                "share": metrics["whole_word_groups"],
+            }
+            for lang, metrics in results["metrics"].items()
+            if "whole_word_groups" in metrics
+        ],
         "consistency_weight": config.get("consistency_weight", 0.0),
         "history": _history_rows(results),
         "data_rows": _data_rows(results),

@@ -32,6 +32,7 @@ from swiss_ner.data import (
 )
 from swiss_ner.hub import HubPushError, push_to_hub
 from swiss_ner.metrics import load_seqeval, predictions_to_tags
+from swiss_ner.metrics.whole_words import piece_kinds, whole_word_groups
 from swiss_ner.model_card import write_model_card
 from swiss_ner.modeling import build_model
 
@@ -125,17 +126,21 @@ def evaluate_language(
     desc: str = "eval",
     continuation: torch.Tensor | None = None,
     continuation_map: torch.Tensor | None = None,
+    kinds: torch.Tensor | None = None,
 ) -> dict:
     """Entity-level scores on one evaluation set, gathered across processes without duplicates.
 
     Labels here mark only each word's first sub-word, so scores count words, never sub-words.
     With ``continuation`` it also measures how often a continuation piece predicts its
     predecessor's tag (B- read as I-): the pieces of a word must agree for the stock pipeline's
-    ``simple`` aggregation to return whole words.
+    ``simple`` aggregation to return whole words. With ``kinds`` (:func:`piece_kinds`) it
+    re-forms the groups that aggregation returns and counts those that are whole words.
     """
     model.eval()
     num_sentences = 0
     agreeing, continuation_pieces = 0, 0
+    whole_groups, all_groups = 0, 0
+    kind_of = kinds.tolist() if kinds is not None else None
     for batch in tqdm(
         dataloader, desc=desc, disable=not accelerator.is_local_main_process, leave=False
     ):
@@ -155,6 +160,19 @@ def evaluate_language(
             expected = continuation_map[predictions[:, :-1].clamp(min=0)]
             agreeing += int((expected == predictions[:, 1:])[is_continuation].sum())
             continuation_pieces += int(is_continuation.sum())
+        if kind_of is not None:
+            for sentence_ids, sentence_predictions in zip(
+                input_ids.tolist(), predictions.tolist(), strict=True
+            ):
+                positions = [
+                    i for i, token in enumerate(sentence_ids) if token >= 0 and kind_of[token]
+                ]
+                whole, groups = whole_word_groups(
+                    [id2label[sentence_predictions[i]] for i in positions],
+                    [kind_of[sentence_ids[i]] for i in positions],
+                )
+                whole_groups += whole
+                all_groups += groups
         predicted_tags, gold_tags = predictions_to_tags(
             predictions.cpu().numpy(), labels.cpu().numpy(), id2label
         )
@@ -175,6 +193,9 @@ def evaluate_language(
     }
     if continuation_pieces:
         results["subword_agreement"] = agreeing / continuation_pieces
+    if all_groups:
+        results["whole_word_groups"] = whole_groups / all_groups
+        results["simple_groups"] = all_groups
     return results
 
 
@@ -265,6 +286,7 @@ def train(config: TrainConfig) -> dict:
     if continuation is not None:
         continuation = continuation.to(accelerator.device)
     continuation_map = torch.tensor(continuation_label_map(label_names), device=accelerator.device)
+    kinds = piece_kinds(tokenizer)
     pad_multiple = 8 if accelerator.mixed_precision != "no" else None
     collator = DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=pad_multiple)
     # Its own generator keeps DataLoader start-up from drawing on the global RNG, so a resumed
@@ -346,6 +368,7 @@ def train(config: TrainConfig) -> dict:
                 f"eval {lang}",
                 continuation,
                 continuation_map,
+                kinds,
             )
             for lang, loader in eval_loaders.items()
         }
@@ -416,6 +439,15 @@ def train(config: TrainConfig) -> dict:
                 f"; sub-word agreement {lang} {scores['subword_agreement']:.3f}"
                 for lang, scores in list(last_scores.items())[:1]
                 if "subword_agreement" in scores
+            )
+            + (
+                "; whole-word entity groups (widget) "
+                + ", ".join(
+                    f"{lang} {scores['whole_word_groups']:.3f}"
+                    for lang, scores in last_scores.items()
+                )
+                if all("whole_word_groups" in scores for scores in last_scores.values())
+                else ""
             )
         )
         state.epoch, state.batches_done_in_epoch = epoch + 1, 0

@@ -170,3 +170,26 @@ def test_write_model_card_needs_results_json(tmp_path):
 def test_packaged_template_is_the_top_level_model_card_template():
     assert SOURCE_TREE_TEMPLATE.is_file()
     assert default_template_path().read_text() == SOURCE_TREE_TEMPLATE.read_text()
+
+
+def test_card_reports_the_measured_whole_word_share():
+    results = make_results()
+    for lang, share in zip(SWISS_LANGS, (0.995, 0.93, 0.91, 0.999), strict=True):
+        results["metrics"][lang].update(
+            subword_agreement=0.97, whole_word_groups=share, simple_groups=250
+        )
+    text = render_model_card(results, REPO_ID).text
+    assert "| Language | Entity groups | Whole words |" in text
+    assert "| German | 250 | 99.5% |" in text
+    assert "| French | 250 | 93.0% |" in text
+    assert "Below 99%, expect fragments" in text
+
+    for lang in SWISS_LANGS:
+        results["metrics"][lang]["whole_word_groups"] = 0.995
+    text = render_model_card(results, REPO_ID).text
+    assert "| Italian | 250 | 99.5% |" in text
+    assert "Below 99%" not in text
+
+
+def test_card_without_whole_word_measurements_has_no_table():
+    assert "Whole words |" not in render_model_card(make_results(), REPO_ID).text

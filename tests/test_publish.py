@@ -10,7 +10,7 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoTokenizer
 
-from swiss_ner.data import load_panx
+from swiss_ner.data import build_swiss_corpus, load_panx
 from swiss_ner.inference import NerTagger, split_words
 from swiss_ner.training import train
 
@@ -99,6 +99,29 @@ def test_simple_aggregation_returns_whole_words(trained_model_dir, panx_dir):
         boundaries += [g["start"] in starts and g["end"] in ends for g in text_groups]
     assert len(boundaries) >= 50, "the model should find entities in 400 sentences"
     assert sum(boundaries) / len(boundaries) >= 0.99
+
+
+def test_results_report_the_whole_word_share_the_stock_pipeline_gives(trained_run, panx_dir):
+    """results.json re-forms the widget's ``simple`` groups from the evaluation predictions; the
+    stock pipeline on the same sentences, as raw text, returns as many groups and at least as
+    many whole ones (a group ending on a bare ``▁`` piece counts as cut in results.json)."""
+    output_dir, results = trained_run
+    corpus = build_swiss_corpus(data_dir=panx_dir)
+    for lang in ("de", "fr"):
+        measured = results["metrics"][lang]
+        sentences = corpus[lang]["validation"].select(range(measured["num_sentences"]))
+        texts = [" ".join(tokens) for tokens in sentences["tokens"]]
+        groups = stock_pipeline(output_dir, texts, "simple")
+        whole = 0
+        for text, text_groups in zip(texts, groups, strict=True):
+            starts = {start for _, start, _ in split_words(text)}
+            ends = {end for _, _, end in split_words(text)}
+            whole += sum(g["start"] in starts and g["end"] in ends for g in text_groups)
+        total = sum(map(len, groups))
+        # Batched evaluation pads sentences; near-tied scores may break differently.
+        assert abs(measured["simple_groups"] - total) <= 0.02 * total, lang
+        assert measured["whole_word_groups"] <= whole / total + 0.01, lang
+        assert measured["whole_word_groups"] >= whole / total - 0.05, lang
 
 
 def test_downstream_fine_tuning_to_another_label_set(

@@ -38,6 +38,9 @@ def test_training_lowers_loss_and_writes_everything(trained_run):
     assert (output_dir / CHECKPOINTS_DIR / "epoch_3" / "training_state.json").exists()
     assert list((output_dir / "logs").rglob("events.out.tfevents*")), "no TensorBoard events"
     assert 0.0 < saved_agreement(output_dir, "de") <= 1.0
+    for lang, scores in results["metrics"].items():
+        assert 0.0 <= scores["whole_word_groups"] <= 1.0, lang
+        assert scores["simple_groups"] > 0, lang
     saved = json.loads((output_dir / "results.json").read_text())
     assert saved["train_langs"] == ["de"]
     assert saved["zero_shot_langs"] == ["fr", "it", "en"]
