@@ -64,11 +64,26 @@ HYPERPARAMETER_FIELDS = [
 ]
 
 
+def followed_link_stand_in(path: Path) -> Path:
+    """``path``, or the file it names when it is a checked-out symlink stand-in.
+
+    The packaged template is a symlink to the top-level ``model_card.md``. Where git cannot make
+    symlinks (Windows without developer mode) it writes a small file holding the link target
+    instead; rendering that would give a card reading "../model_card.md".
+    """
+    text = path.read_text(encoding="utf-8").strip()
+    if "\n" not in text and "{{" not in text and text.endswith(".md"):
+        target = (path.parent / text).resolve()
+        if target.is_file():
+            return target
+    return path
+
+
 def default_template_path() -> Path:
     """The card template: the copy shipped in the package, else the source tree's model_card.md."""
     for candidate in (PACKAGED_TEMPLATE, SOURCE_TREE_TEMPLATE):
         if candidate.is_file():
-            return candidate
+            return followed_link_stand_in(candidate)
     raise FileNotFoundError(
         f"model card template not found at {PACKAGED_TEMPLATE} or {SOURCE_TREE_TEMPLATE}"
     )

@@ -15,6 +15,7 @@ from swiss_ner.model_card import (
     SOURCE_TREE_TEMPLATE,
     card_data_from_results,
     default_template_path,
+    followed_link_stand_in,
     render_model_card,
     write_model_card,
 )
@@ -170,6 +171,18 @@ def test_write_model_card_needs_results_json(tmp_path):
 def test_packaged_template_is_the_top_level_model_card_template():
     assert SOURCE_TREE_TEMPLATE.is_file()
     assert default_template_path().read_text() == SOURCE_TREE_TEMPLATE.read_text()
+
+
+def test_a_symlink_checked_out_as_a_plain_file_is_followed(tmp_path):
+    (tmp_path / "model_card.md").write_text("# {{ model_name }}\n")
+    package = tmp_path / "swiss_ner"
+    package.mkdir()
+    stand_in = package / "model_card_template.md"
+    stand_in.write_text("../model_card.md")
+    assert followed_link_stand_in(stand_in) == (tmp_path / "model_card.md").resolve()
+    real = package / "real_template.md"
+    real.write_text("---\n{{ card_data }}\n---\n# {{ model_name }}\n")
+    assert followed_link_stand_in(real) == real
 
 
 def test_card_reports_the_measured_whole_word_share():
