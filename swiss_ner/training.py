@@ -32,7 +32,7 @@ from swiss_ner.data import (
 )
 from swiss_ner.hub import HubPushError, push_to_hub
 from swiss_ner.metrics import load_seqeval, predictions_to_tags
-from swiss_ner.metrics.whole_words import piece_kinds, whole_word_groups
+from swiss_ner.metrics.whole_words import PieceKind, piece_kinds, whole_word_groups
 from swiss_ner.model_card import write_model_card
 from swiss_ner.modeling import build_model
 
@@ -88,13 +88,8 @@ def continuation_token_mask(tokenizer) -> torch.Tensor | None:
     """True for vocabulary pieces that continue a word (no ``▁`` prefix, not special).
 
     None for tokenizers that do not mark word starts with ``▁`` (SentencePiece style)."""
-    pieces = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
-    if not any(piece.startswith("▁") for piece in pieces if piece):
-        return None
-    special = set(tokenizer.all_special_ids)
-    return torch.tensor(
-        [bool(p) and not p.startswith("▁") and i not in special for i, p in enumerate(pieces)]
-    )
+    kinds = piece_kinds(tokenizer)
+    return None if kinds is None else kinds == PieceKind.CONTINUATION
 
 
 def word_consistency_loss(
@@ -124,23 +119,22 @@ def evaluate_language(
     id2label: dict[int, str],
     metric,
     desc: str = "eval",
-    continuation: torch.Tensor | None = None,
-    continuation_map: torch.Tensor | None = None,
     kinds: torch.Tensor | None = None,
+    continuation_map: torch.Tensor | None = None,
 ) -> dict:
     """Entity-level scores on one evaluation set, gathered across processes without duplicates.
 
     Labels here mark only each word's first sub-word, so scores count words, never sub-words.
-    With ``continuation`` it also measures how often a continuation piece predicts its
-    predecessor's tag (B- read as I-): the pieces of a word must agree for the stock pipeline's
-    ``simple`` aggregation to return whole words. With ``kinds`` (:func:`piece_kinds`) it
-    re-forms the groups that aggregation returns and counts those that are whole words.
+    With ``kinds`` (:func:`piece_kinds`) and ``continuation_map`` it also measures how often a
+    continuation piece predicts its predecessor's tag (B- read as I-), and re-forms the groups
+    that the stock pipeline's ``simple`` aggregation returns to count those that are whole words.
     """
     model.eval()
     num_sentences = 0
     agreeing, continuation_pieces = 0, 0
     whole_groups, all_groups = 0, 0
     kind_of = kinds.tolist() if kinds is not None else None
+    continuation = kinds == PieceKind.CONTINUATION if kinds is not None else None
     for batch in tqdm(
         dataloader, desc=desc, disable=not accelerator.is_local_main_process, leave=False
     ):
@@ -282,11 +276,12 @@ def train(config: TrainConfig) -> dict:
     model = build_model(config.model_name_or_path, label_names)
     id2label = {int(i): label for i, label in model.config.id2label.items()}
 
-    continuation = continuation_token_mask(tokenizer)
-    if continuation is not None:
-        continuation = continuation.to(accelerator.device)
-    continuation_map = torch.tensor(continuation_label_map(label_names), device=accelerator.device)
     kinds = piece_kinds(tokenizer)
+    continuation = None
+    if kinds is not None:
+        kinds = kinds.to(accelerator.device)
+        continuation = kinds == PieceKind.CONTINUATION
+    continuation_map = torch.tensor(continuation_label_map(label_names), device=accelerator.device)
     pad_multiple = 8 if accelerator.mixed_precision != "no" else None
     collator = DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=pad_multiple)
     # Its own generator keeps DataLoader start-up from drawing on the global RNG, so a resumed
@@ -366,9 +361,8 @@ def train(config: TrainConfig) -> dict:
                 id2label,
                 metric,
                 f"eval {lang}",
-                continuation,
-                continuation_map,
                 kinds,
+                continuation_map,
             )
             for lang, loader in eval_loaders.items()
         }
