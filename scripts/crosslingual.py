@@ -1,10 +1,7 @@
-"""Cross-lingual transfer report: zero-shot from German, the French learning curve, one model per
-language and all languages together. Every TrainConfig option applies to every run; see --help.
+"""`swiss-ner report` as a script, e.g. for `accelerate launch scripts/crosslingual.py --help`."""
+import sys
 
-    python scripts/crosslingual.py --data-dir ../shared/data/panx --report-dir reports/crosslingual
-"""
-
-from swiss_ner.experiments.crosslingual import main
+from swiss_ner.cli import main
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main(["report", *sys.argv[1:]]))

@@ -1,10 +1,7 @@
-"""Error analysis of a trained tagger (highest-loss sentences, loss by token and label, confusion
-matrix, likely annotation errors).
+"""`swiss-ner analyse` as a script, e.g. for `accelerate launch scripts/error_analysis.py --help`."""
+import sys
 
-    python scripts/error_analysis.py outputs/xlmr-panx-ch --data-dir ../shared/data/panx --lang de
-"""
-
-from swiss_ner.experiments.error_analysis import main
+from swiss_ner.cli import main
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main(["analyse", *sys.argv[1:]]))

@@ -1,12 +1,7 @@
-"""Build the small XLM-R model folder that stands in for xlm-roberta-base offline.
+"""`swiss-ner make-small-model` as a script, e.g. for `accelerate launch scripts/make_small_model.py --help`."""
+import sys
 
-    python scripts/make_small_model.py --data-dir ../shared/data/panx --output-dir models/xlmr-small
-    python scripts/train.py --model models/xlmr-small ...
-
-``--help`` lists the tokenizer and model-size options.
-"""
-
-from swiss_ner.small_model import main
+from swiss_ner.cli import main
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main(["make-small-model", *sys.argv[1:]]))

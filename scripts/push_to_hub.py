@@ -1,8 +1,7 @@
-"""Publish a training output folder to the Hub: ``python scripts/push_to_hub.py --help``."""
-
+"""`swiss-ner push` as a script, e.g. for `accelerate launch scripts/push_to_hub.py --help`."""
 import sys
 
-from swiss_ner.hub import main
+from swiss_ner.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(["push", *sys.argv[1:]]))

@@ -1,19 +1,7 @@
-"""Fine-tune XLM-RoBERTa on the Swiss PAN-X mix: ``accelerate launch scripts/train.py --help``."""
+"""`swiss-ner train` as a script, e.g. for `accelerate launch scripts/train.py --help`."""
+import sys
 
-from swiss_ner.config import parse_config
-from swiss_ner.training import train
-
-DESCRIPTION = """\
-Fine-tune an XLM-RoBERTa model into a PER/ORG/LOC tagger on PAN-X, sampled by the Swiss
-language shares, with an Accelerate training loop (mixed precision, multi-GPU, resumable).
-Run it with `accelerate launch [--config_file accelerate_config.yaml] scripts/train.py ...`
-or plain `python scripts/train.py ...` on one device. It writes the model, tokenizer,
-results.json and a model card (README.md) into --output-dir."""
-
-
-def main() -> None:
-    train(parse_config(description=DESCRIPTION))
-
+from swiss_ner.cli import main
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main(["train", *sys.argv[1:]]))

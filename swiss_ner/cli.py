@@ -1,21 +1,44 @@
-"""The ``swiss-ner`` command line: one subcommand per task, so new ones (``train``, ...) slot in.
+"""The ``swiss-ner`` command line: one sub-command per job, each parsed from its dataclass.
 
-Each subcommand registers itself with ``add_<name>_parser(subparsers)`` and sets ``handler``, a
-function that takes the parsed arguments and returns the exit status.
+Heavy libraries (torch, transformers, datasets) are imported inside the command that needs
+them, so ``swiss-ner --help`` answers at once. Every command fails the same way: one line
+``swiss-ner: error: ...`` and a non-zero exit; ``--debug`` shows the traceback instead.
+Under ``accelerate launch -m swiss_ner.cli train ...`` every process runs the same command.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
-import os
+import logging
 import sys
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import TextIO
 
-MODEL_ENV = "SWISS_NER_MODEL"
+from swiss_ner import config as cfg
 
-TAG_EXAMPLES = f"""\
+
+@dataclass(frozen=True)
+class Command:
+    """A sub-command: its configuration class, the function that runs it, and its texts."""
+
+    config: type
+    run: str  # "module:function", imported only when the command runs
+    help: str
+    description: str
+    epilog: str = ""
+
+
+TRAIN_DESCRIPTION = """\
+Fine-tune an XLM-RoBERTa model into a tagger on PAN-X sampled by the Swiss language shares,
+with an Accelerate loop (mixed precision, several GPUs, resumable). Run it as
+`accelerate launch -m swiss_ner.cli train ...` (or `accelerate launch scripts/train.py ...`), or
+plainly as `swiss-ner train ...` on one device. It writes the model, tokenizer, results.json and
+a model card (README.md) into --output-dir."""
+
+TAG_EPILOG = f"""\
 examples:
   swiss-ner tag "traf Vertreter der Credit Suisse." --model outputs/xlmr-panx-ch
   swiss-ner tag "Le Conseil fédéral siège à Berne." "Roger Federer vive a Lugano." --model ORG/REPO
@@ -23,56 +46,115 @@ examples:
   swiss-ner tag --file news.txt --file more.txt --json --model outputs/xlmr-panx-ch > ents.jsonl
 
 TEXT "-" or no TEXT and no --file reads stdin, one text per line. Offsets are character offsets
-into each text: text[start:end] is the entity. Set {MODEL_ENV} to skip --model.
-"""
+into each text: text[start:end] is the entity. Set {cfg.MODEL_ENV} to skip --model."""
+
+PUSH_EPILOG = """\
+examples:
+  swiss-ner push outputs/xlmr-panx-ch --repo-id my-org/xlmr-panx-ch --dry-run --with-space
+  swiss-ner push outputs/xlmr-panx-ch --repo-id my-org/xlmr-panx-ch --private"""
+
+COMMANDS: dict[str, Command] = {
+    "train": Command(
+        cfg.TrainConfig, "swiss_ner.training:run", "fine-tune a tagger", TRAIN_DESCRIPTION
+    ),
+    "report": Command(
+        cfg.ReportConfig,
+        "swiss_ner.experiments.report:run",
+        "cross-lingual transfer report",
+        "Zero-shot transfer from --source-lang, a --target-lang learning curve, one model per "
+        "language and all languages together; each run gets a folder under --report-dir/runs "
+        "and is reused when its configuration matches.",
+    ),
+    "analyse": Command(
+        cfg.AnalyseConfig,
+        "swiss_ner.experiments.error_analysis:run",
+        "error analysis of a trained model",
+        "Highest-loss sentences, loss by token and label, the confusion matrix, and likely "
+        "annotation errors of a trained tagger on one language and split.",
+    ),
+    "push": Command(
+        cfg.PushConfig,
+        "swiss_ner.hub:run",
+        "publish an output folder to the Hub",
+        "Upload a swiss-ner output folder (weights, tokenizer, config.json, results.json and the "
+        "model card) to a Hub model repository; checkpoints/ and logs/ stay local. The token "
+        "comes from --token, else HF_TOKEN, else `hf auth login`.",
+        PUSH_EPILOG,
+    ),
+    "make-small-model": Command(
+        cfg.SmallModelConfig,
+        "swiss_ner.small_model:run",
+        "build a small XLM-R model from scratch",
+        "Train a SentencePiece-Unigram tokenizer (XLM-R scheme) on PAN-X training text and save "
+        "it with a randomly initialised XLM-RoBERTa-architecture tagger, for machines that "
+        "cannot download xlm-roberta-base.",
+    ),
+    "tag": Command(
+        cfg.TagConfig,
+        "swiss_ner.cli:run_tag",
+        "tag entities in raw text",
+        "Tag entities in raw text. Text is split into sentences and into words the way the "
+        "PAN-X training data is (punctuation apart), so entities come without trailing periods.",
+        TAG_EPILOG,
+    ),
+    "demo": Command(
+        cfg.DemoConfig,
+        "swiss_ner.demo:run",
+        "try a model in the browser (needs swiss-ner[demo])",
+        "Serve the Gradio app of the demo Space locally: type text, see its entities.",
+    ),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The top-level parser with every subcommand registered."""
+    """The top-level parser with every sub-command registered."""
     parser = argparse.ArgumentParser(
         prog="swiss-ner",
-        description="Named-entity tagging (PER, ORG, LOC) of German, French, Italian and English "
-        "text with a fine-tuned XLM-RoBERTa model.",
+        description="Fine-tune, evaluate, publish and use an XLM-RoBERTa named-entity tagger for "
+        "German, French, Italian and English text.",
     )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    add_tag_parser(subparsers)
+    for name, command in COMMANDS.items():
+        sub = subparsers.add_parser(
+            name,
+            help=command.help,
+            description=command.description,
+            epilog=command.epilog,
+            formatter_class=argparse.RawDescriptionHelpFormatter
+            if command.epilog
+            else argparse.ArgumentDefaultsHelpFormatter,
+        )
+        cfg.add_arguments(sub, command.config)
+        sub.add_argument(
+            "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks"
+        )
     return parser
 
 
-def add_tag_parser(subparsers) -> argparse.ArgumentParser:
-    """Register ``swiss-ner tag``."""
-    parser = subparsers.add_parser(
-        "tag",
-        help="tag entities in raw text",
-        description="Tag PER, ORG and LOC entities in raw text. Text is split into words the way "
-        "the PAN-X training data is (punctuation apart), so entities come without trailing "
-        "periods or commas.",
-        epilog=TAG_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("texts", nargs="*", metavar="TEXT", help='texts to tag; "-" reads stdin')
-    parser.add_argument(
-        "--model",
-        default=os.environ.get(MODEL_ENV),
-        required=not os.environ.get(MODEL_ENV),
-        help=f"local model folder or Hugging Face Hub repo id (default: ${MODEL_ENV})",
-    )
-    parser.add_argument(
-        "--file",
-        action="append",
-        default=[],
-        metavar="PATH",
-        help="file with one text per line (blank lines skipped); may be repeated",
-    )
-    parser.add_argument("--json", action="store_true", help="print one JSON object per text")
-    parser.add_argument(
-        "--batch-size", type=int, default=32, help="windows per forward pass (default: 32)"
-    )
-    parser.add_argument(
-        "--device", default=None, help='torch device such as "cpu" or "cuda:0" (default: auto)'
-    )
-    parser.set_defaults(handler=run_tag)
-    return parser
+def _handler(command: Command):
+    module, function = command.run.split(":")
+    return getattr(importlib.import_module(module), function)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``swiss-ner`` console script; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    command = COMMANDS[args.command]
+    logging.basicConfig(format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    logging.getLogger("swiss_ner").setLevel(logging.INFO)
+    try:
+        config = cfg.config_from_namespace(command.config, args)
+        return int(_handler(command)(config) or 0)
+    except (ValueError, OSError, RuntimeError) as error:
+        if args.debug:
+            raise
+        message = str(error).strip() or type(error).__name__
+        print(f"swiss-ner: error: {message}", file=sys.stderr)
+        return 2 if isinstance(error, cfg.ConfigError) else 1
+    except KeyboardInterrupt:
+        print("swiss-ner: interrupted", file=sys.stderr)
+        return 130
 
 
 def _lines(handle: TextIO) -> list[str]:
@@ -81,12 +163,13 @@ def _lines(handle: TextIO) -> list[str]:
 
 def collect_texts(texts: Sequence[str], files: Sequence[str], stdin: TextIO) -> list[str]:
     """The texts in command-line order: arguments, then files; stdin for "-" or when none given."""
+    from swiss_ner.inference import read_text_lines
+
     collected: list[str] = []
     for text in texts:
         collected.extend(_lines(stdin) if text == "-" else [text])
     for path in files:
-        with open(path, encoding="utf-8") as handle:
-            collected.extend(_lines(handle))
+        collected.extend(read_text_lines(path))
     if not texts and not files:
         if stdin.isatty():
             print("Reading texts from stdin, one per line (Ctrl-D to end).", file=sys.stderr)
@@ -132,40 +215,25 @@ def to_json(text: str, entities: Iterable) -> str:
     )
 
 
-def run_tag(args: argparse.Namespace) -> int:
-    """Load the model, tag every text and print a table or JSON line per text."""
-    from swiss_ner.inference import ModelLoadError, NerTagger
-
-    try:
-        texts = collect_texts(args.texts, args.file, sys.stdin)
-    except OSError as error:
-        print(f"swiss-ner: error: cannot read {error.filename}: {error.strerror}", file=sys.stderr)
-        return 2
+def run_tag(config: cfg.TagConfig) -> int:
+    """Load the model, tag every text and print a table or a JSON line per text."""
     from transformers.utils import logging as transformers_logging
 
+    from swiss_ner.inference import NerTagger
+
+    texts = collect_texts(config.texts, config.file, sys.stdin)
     transformers_logging.disable_progress_bar()
-    try:
-        tagger = NerTagger.from_pretrained(
-            args.model, device=args.device, batch_size=args.batch_size
-        )
-    except (ModelLoadError, RuntimeError, ValueError) as error:
-        print(f"swiss-ner: error: {error}", file=sys.stderr)
-        return 2
-    results = tagger.tag(texts)
-    for number, (text, entities) in enumerate(zip(texts, results, strict=True)):
-        if args.json:
+    tagger = NerTagger.from_pretrained(
+        config.model, device=config.device, batch_size=config.batch_size
+    )
+    for number, (text, entities) in enumerate(zip(texts, tagger.tag(texts), strict=True)):
+        if config.json:
             print(to_json(text, entities))
         else:
             if number:
                 print()
             print(format_table(text, entities))
     return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``swiss-ner`` console script; returns the exit status."""
-    args = build_parser().parse_args(argv)
-    return args.handler(args)
 
 
 if __name__ == "__main__":

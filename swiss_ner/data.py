@@ -1,11 +1,13 @@
-"""PAN-X from the Hub or local IOB2 files, the Swiss mix, label alignment, entity counts."""
+"""PAN-X from the Hub or local IOB2 files, the Swiss mix, label alignment, entity counts, and
+length-grouped batches."""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
+import torch
 from datasets import (
     ClassLabel,
     Dataset,
@@ -17,14 +19,15 @@ from datasets import (
 )
 from datasets import Sequence as HFSequence
 
-from swiss_ner.config import SWISS_FRACS, SWISS_LANGS
-
-LABEL_NAMES: list[str] = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC"]
-ENTITY_TYPES: list[str] = ["PER", "ORG", "LOC"]
-ID2LABEL: dict[int, str] = dict(enumerate(LABEL_NAMES))
-LABEL2ID: dict[str, int] = {label: i for i, label in enumerate(LABEL_NAMES)}
-SPLITS: tuple[str, ...] = ("train", "validation", "test")
-HUB_DATASET = "google/xtreme"
+from swiss_ner.constants import (
+    HUB_DATASET,
+    IGNORE_INDEX,
+    LABEL_NAMES,
+    SPLITS,
+    SWISS_FRACS,
+    SWISS_LANGS,
+    entity_types,
+)
 
 
 def panx_features(label_names: Sequence[str] = LABEL_NAMES) -> Features:
@@ -38,42 +41,54 @@ def panx_features(label_names: Sequence[str] = LABEL_NAMES) -> Features:
     )
 
 
+def _decoded_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """``(line number, text)`` of a UTF-8 file, a leading BOM dropped; a byte that is not
+    UTF-8 raises ``ValueError`` naming the file and line."""
+    with path.open("rb") as handle:
+        for line_no, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise ValueError(
+                    f"{path}:{line_no}: not valid UTF-8 (byte 0x{raw[error.start]:02x} at column "
+                    f"{error.start + 1}); save the file as UTF-8"
+                ) from None
+            yield line_no, line.lstrip("\ufeff") if line_no == 1 else line
+
+
 def read_iob2(path: str | Path, lang: str, label_names: Sequence[str] = LABEL_NAMES) -> dict:
     """Read a ``TOKEN<TAB>TAG`` file (blank line between sentences) into columns.
 
-    Raises ``ValueError`` naming the file and line of the first malformed line.
+    Raises ``ValueError`` naming the file and line of the first malformed line, and for a
+    file without a single sentence.
     """
     path = Path(path)
     label2id = {label: i for i, label in enumerate(label_names)}
     columns: dict[str, list] = {"tokens": [], "ner_tags": [], "langs": []}
     tokens: list[str] = []
     tags: list[int] = []
-
-    def close_sentence() -> None:
-        if tokens:
-            columns["tokens"].append(list(tokens))
-            columns["ner_tags"].append(list(tags))
-            columns["langs"].append([lang] * len(tokens))
-            tokens.clear()
-            tags.clear()
-
-    with path.open(encoding="utf-8") as handle:
-        for line_no, raw in enumerate(handle, start=1):
-            line = raw.rstrip("\n").rstrip("\r")
-            if not line.strip():
-                close_sentence()
-                continue
-            parts = line.split("\t")
-            if len(parts) != 2 or not parts[0]:
-                raise ValueError(f"{path}:{line_no}: expected 'TOKEN<TAB>TAG', got {line!r}")
-            token, tag = parts
-            if tag not in label2id:
-                raise ValueError(
-                    f"{path}:{line_no}: unknown tag {tag!r}; expected one of {list(label_names)}"
-                )
-            tokens.append(token)
-            tags.append(label2id[tag])
-    close_sentence()
+    for line_no, raw in [*_decoded_lines(path), (0, "")]:
+        line = raw.rstrip("\n").rstrip("\r")
+        if not line.strip():
+            if tokens:
+                columns["tokens"].append(tokens)
+                columns["ner_tags"].append(tags)
+                columns["langs"].append([lang] * len(tokens))
+                tokens, tags = [], []
+            continue
+        parts = line.split("\t")
+        if len(parts) != 2 or not parts[0]:
+            raise ValueError(f"{path}:{line_no}: expected 'TOKEN<TAB>TAG', got {line!r}")
+        token, tag = parts
+        if tag not in label2id:
+            raise ValueError(
+                f"{path}:{line_no}: unknown tag {tag!r}; expected one of {list(label_names)} "
+                "(pass your label set with --label-names)"
+            )
+        tokens.append(token)
+        tags.append(label2id[tag])
+    if not columns["tokens"]:
+        raise ValueError(f"{path}: no sentences (the file is empty or blank)")
     return columns
 
 
@@ -121,13 +136,18 @@ def build_swiss_corpus(
         raise ValueError(f"{len(langs)} languages but {len(fracs)} fractions")
     corpus: dict[str, DatasetDict] = {}
     for lang, frac in zip(langs, fracs, strict=True):
+        if not 0 < frac <= 1:
+            raise ValueError(f"--fracs must lie in (0, 1], got {frac} for {lang}")
         dataset = load_panx(lang, data_dir, label_names)
-        corpus[lang] = DatasetDict(
-            {
-                split: ds.shuffle(seed=seed).select(range(int(ds.num_rows * frac)))
-                for split, ds in dataset.items()
-            }
-        )
+        splits = {}
+        for split, ds in dataset.items():
+            kept = int(ds.num_rows * frac)
+            if kept == 0:
+                raise ValueError(
+                    f"--fracs {frac} keeps no sentence of the {ds.num_rows} in {lang} {split}"
+                )
+            splits[split] = ds.shuffle(seed=seed).select(range(kept))
+        corpus[lang] = DatasetDict(splits)
     return corpus
 
 
@@ -150,8 +170,7 @@ def count_entities(dataset: Dataset) -> dict[str, int]:
             name = names[tag]
             if name.startswith("B-"):
                 counts[name[2:]] += 1
-    extra = sorted(set(counts) - set(ENTITY_TYPES))
-    return {entity: counts.get(entity, 0) for entity in [*ENTITY_TYPES, *extra]}
+    return {entity: counts.get(entity, 0) for entity in entity_types(names)}
 
 
 def entity_table(corpus: dict[str, DatasetDict]):
@@ -184,19 +203,20 @@ def align_labels(
     continuation: Sequence[int] | None = None,
 ) -> list[int]:
     """Sub-word labels from word labels: the first piece carries the word's tag, special tokens
-    get -100, later pieces -100 or (``label_all_tokens``) the word's tag with B- turned into I-."""
+    get the ignore index, later pieces too or (``label_all_tokens``) the word's tag with B-
+    turned into I-."""
     labels = []
     previous = None
     for word_id in word_ids:
         if word_id is None:
-            labels.append(-100)
+            labels.append(IGNORE_INDEX)
         elif word_id != previous:
             labels.append(word_labels[word_id])
         elif label_all_tokens:
             label = word_labels[word_id]
             labels.append(continuation[label] if continuation is not None else label)
         else:
-            labels.append(-100)
+            labels.append(IGNORE_INDEX)
         previous = word_id
     return labels
 
@@ -206,9 +226,13 @@ def tokenize_and_align(
     tokenizer,
     max_length: int = 512,
     label_all_tokens: bool = False,
-    keep_columns: Sequence[str] = (),
 ) -> Dataset:
-    """Tokenise pre-split words and align ``ner_tags`` to sub-words (see :func:`align_labels`)."""
+    """Tokenise pre-split words and align ``ner_tags`` to sub-words (see :func:`align_labels`).
+
+    Sentences longer than ``max_length`` sub-words lose their tail; the column ``cut_entities``
+    says how many gold entities each sentence lost that way (-1: none cut), so that the loss is
+    counted and reported rather than silent (:func:`truncation_counts`).
+    """
     names = dataset.features["ner_tags"].feature.names
     continuation = continuation_label_map(names)
 
@@ -216,11 +240,59 @@ def tokenize_and_align(
         encoded = tokenizer(
             batch["tokens"], is_split_into_words=True, truncation=True, max_length=max_length
         )
-        encoded["labels"] = [
-            align_labels(encoded.word_ids(i), tags, label_all_tokens, continuation)
-            for i, tags in enumerate(batch["ner_tags"])
-        ]
+        encoded["labels"] = []
+        encoded["cut_entities"] = []
+        for i, tags in enumerate(batch["ner_tags"]):
+            word_ids = encoded.word_ids(i)
+            encoded["labels"].append(align_labels(word_ids, tags, label_all_tokens, continuation))
+            kept = max((w for w in word_ids if w is not None), default=-1) + 1
+            cut = -1 if kept == len(tags) else sum(names[t].startswith("B-") for t in tags[kept:])
+            encoded["cut_entities"].append(cut)
         return encoded
 
-    remove = [c for c in dataset.column_names if c not in keep_columns]
-    return dataset.map(encode, batched=True, remove_columns=remove, desc="Tokenising")
+    return dataset.map(
+        encode, batched=True, remove_columns=dataset.column_names, desc="Tokenising"
+    )
+
+
+def truncation_counts(encoded: Dataset) -> tuple[int, int]:
+    """``(sentences cut at max_length, gold entities lost with their tails)``."""
+    cut = [count for count in encoded["cut_entities"] if count >= 0]
+    return len(cut), sum(cut)
+
+
+class LengthGroupedBatchSampler(torch.utils.data.Sampler[list[int]]):
+    """Batches of sentences of similar length, so that little of each batch is padding.
+
+    Each epoch the sentences are shuffled, cut into mega-batches of ``mega_batches`` batches,
+    sorted by length inside each, cut into batches, and the batch order is shuffled again. The
+    order depends only on ``seed`` and the epoch, so every process draws the same batches
+    (accelerate shards them) and a resumed run sees the batches an uninterrupted one would.
+    """
+
+    def __init__(
+        self, lengths: Sequence[int], batch_size: int, seed: int, mega_batches: int = 64
+    ) -> None:
+        self.lengths = torch.as_tensor(list(lengths))
+        self.batch_size = batch_size
+        self.seed = seed
+        self.mega_batches = mega_batches
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return -(-len(self.lengths) // self.batch_size)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        order = torch.randperm(len(self.lengths), generator=generator)
+        mega = self.batch_size * self.mega_batches
+        batches = []
+        for start in range(0, len(order), mega):
+            chunk = order[start : start + mega]
+            chunk = chunk[torch.argsort(self.lengths[chunk], descending=True, stable=True)]
+            batches += chunk.split(self.batch_size)
+        for index in torch.randperm(len(batches), generator=generator).tolist():
+            yield batches[index].tolist()

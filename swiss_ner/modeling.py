@@ -7,13 +7,11 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
-from pathlib import Path
 
 import torch
 from torch import nn
 from transformers import (
     AutoConfig,
-    AutoModelForTokenClassification,
     XLMRobertaConfig,
     XLMRobertaModel,
     XLMRobertaPreTrainedModel,
@@ -21,12 +19,12 @@ from transformers import (
 from transformers.modeling_outputs import TokenClassifierOutput
 from transformers.utils import can_return_tuple
 
+from swiss_ner.constants import IGNORE_INDEX
+
 logger = logging.getLogger(__name__)
 
 STOCK_MODEL_TYPE = "xlm-roberta"
 STOCK_ARCHITECTURE = "XLMRobertaForTokenClassification"
-SWISS_NER_MODEL_TYPE = "swiss-ner-xlm-roberta"
-IGNORE_INDEX = -100
 
 
 def to_stock_config(config: XLMRobertaConfig) -> XLMRobertaConfig:
@@ -98,92 +96,86 @@ class XLMRobertaTokenClassification(XLMRobertaPreTrainedModel):
             attentions=outputs.attentions,
         )
 
-    def save_pretrained(
-        self, save_directory: str | os.PathLike, *args, push_to_hub: bool = False, **kwargs
-    ) -> None:
-        """Save weights, then rewrite ``config.json`` as the stock architecture.
-
-        ``push_to_hub=True`` uploads through :meth:`push_to_hub`, which saves through this method,
-        so the Hub copy carries the stock config too.
-        """
-        hub_keys = (
-            "repo_id",
-            "commit_message",
-            "commit_description",
-            "create_pr",
-            "private",
-            "revision",
-        )
-        hub_kwargs = {key: kwargs.pop(key) for key in hub_keys if key in kwargs}
-        super().save_pretrained(save_directory, *args, push_to_hub=False, **kwargs)
+    def save_pretrained(self, save_directory: str | os.PathLike, *args, **kwargs) -> None:
+        """Save weights, then rewrite ``config.json`` as the stock architecture."""
+        super().save_pretrained(save_directory, *args, **kwargs)
         self.config.architectures = [STOCK_ARCHITECTURE]
         if kwargs.get("is_main_process", True):
             to_stock_config(self.config).save_pretrained(save_directory)
-        if push_to_hub:
-            repo_id = hub_kwargs.pop("repo_id", Path(save_directory).name)
-            if "token" in kwargs:
-                hub_kwargs["token"] = kwargs["token"]
-            self.push_to_hub(repo_id, **hub_kwargs)
-
-
-class SwissNerXLMRobertaConfig(XLMRobertaConfig):
-    """An XLM-R config under its own ``model_type``, so the Auto classes can map it to our class
-    without touching the stock ``xlm-roberta`` mapping."""
-
-    model_type = SWISS_NER_MODEL_TYPE
-
-
-class SwissNerXLMRobertaForTokenClassification(XLMRobertaTokenClassification):
-    """Our tagger as the Auto classes build it from a :class:`SwissNerXLMRobertaConfig`."""
-
-    config_class = SwissNerXLMRobertaConfig
-
-
-AutoConfig.register(SWISS_NER_MODEL_TYPE, SwissNerXLMRobertaConfig, exist_ok=True)
-AutoModelForTokenClassification.register(
-    SwissNerXLMRobertaConfig, SwissNerXLMRobertaForTokenClassification, exist_ok=True
-)
 
 
 def build_model(
-    model_name_or_path: str | os.PathLike,
-    label_names: Sequence[str],
-    ignore_mismatched_sizes: bool = True,
-    **config_kwargs,
+    model_name_or_path: str | os.PathLike, label_names: Sequence[str]
 ) -> XLMRobertaTokenClassification:
     """Load a checkpoint (Hub id or folder) as our tagger for ``label_names``.
 
-    The encoder is kept; a classifier of another shape (or none, for a bare encoder) is
-    re-initialised, and the re-initialised weights are logged.
+    The encoder is kept. The classifier's rows are matched to ``label_names`` by name, so a
+    tagger fine-tuned further on the same labels in another order keeps what it learned; labels
+    the checkpoint does not know (or all of them, for a bare encoder) start fresh, and the log
+    says which.
     """
-    label_names = list(label_names)
-    config = AutoConfig.from_pretrained(
-        model_name_or_path,
-        id2label=dict(enumerate(label_names)),
-        label2id={label: i for i, label in enumerate(label_names)},
-        **config_kwargs,
-    )
-    if not isinstance(config, XLMRobertaConfig):
-        config = to_stock_config(config)
+    source_config = AutoConfig.from_pretrained(model_name_or_path)
+    if not isinstance(source_config, XLMRobertaConfig):
+        source_config = to_stock_config(source_config)
     model, loading_info = XLMRobertaTokenClassification.from_pretrained(
-        model_name_or_path,
-        config=config,
-        ignore_mismatched_sizes=ignore_mismatched_sizes,
-        output_loading_info=True,
+        model_name_or_path, config=source_config, output_loading_info=True
     )
-    reinitialised = sorted({*loading_info.get("missing_keys", ()), *mismatched_names(loading_info)})
-    if reinitialised:
-        logger.info(
-            "Newly initialised weights (not in %s or of another shape): %s",
-            model_name_or_path,
-            ", ".join(reinitialised),
-        )
+    has_classifier = not any(
+        key.startswith("classifier.") for key in loading_info.get("missing_keys", ())
+    )
+    known = source_config.id2label if has_classifier else {}
+    relabel_classifier(model, list(label_names), {str(v): int(k) for k, v in known.items()})
     return model
 
 
-def mismatched_names(loading_info: dict) -> list[str]:
-    """Parameter names from ``mismatched_keys``, which holds names or (name, old, new) tuples."""
-    names = []
-    for entry in loading_info.get("mismatched_keys", ()):
-        names.append(entry[0] if isinstance(entry, (tuple, list)) else entry)
-    return names
+def relabel_classifier(
+    model: XLMRobertaTokenClassification, label_names: list[str], known_rows: dict[str, int]
+) -> None:
+    """Give ``model`` a classifier over ``label_names``, copying the rows of known labels."""
+    old = model.classifier
+    new = nn.Linear(old.in_features, len(label_names)).to(old.weight.device, old.weight.dtype)
+    new.weight.data.normal_(mean=0.0, std=model.config.initializer_range)
+    new.bias.data.zero_()
+    kept = [name for name in label_names if name in known_rows]
+    with torch.no_grad():
+        for row, name in enumerate(label_names):
+            if name in known_rows:
+                new.weight[row] = old.weight[known_rows[name]]
+                new.bias[row] = old.bias[known_rows[name]]
+    fresh = [name for name in label_names if name not in known_rows]
+    if fresh:
+        logger.info("Classifier rows initialised fresh for %s (kept: %s)", fresh, kept or "none")
+    model.classifier = new
+    model.num_labels = len(label_names)
+    model.config.id2label = dict(enumerate(label_names))
+    model.config.label2id = {name: i for i, name in enumerate(label_names)}
+
+
+class TokenizerError(ValueError):
+    """A model folder without a usable tokenizer."""
+
+
+MIN_VOCABULARY = 100
+
+
+def load_tokenizer(model_name_or_path: str | os.PathLike):
+    """The model's fast tokenizer; refuse one that is missing or nearly empty.
+
+    Without tokenizer files ``AutoTokenizer`` quietly builds an empty 5-piece XLM-R
+    tokenizer, which turns every word into ``<unk>``: training and tagging would succeed and be
+    wrong.
+    """
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_name_or_path)
+    except (OSError, ValueError) as error:
+        raise TokenizerError(f"cannot load a tokenizer from {model_name_or_path}: {error}") from None
+    if len(tokenizer) < MIN_VOCABULARY:
+        raise TokenizerError(
+            f"{model_name_or_path} has no usable tokenizer ({len(tokenizer)} pieces): save the "
+            f"tokenizer there with tokenizer.save_pretrained({str(model_name_or_path)!r})"
+        )
+    if not tokenizer.is_fast:
+        raise TokenizerError(f"{model_name_or_path}: a fast (tokenizers) tokenizer is needed")
+    return tokenizer

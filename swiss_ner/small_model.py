@@ -5,7 +5,7 @@ folder that :func:`swiss_ner.modeling.build_model` and ``AutoTokenizer`` load.""
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -16,28 +16,19 @@ from tokenizers import Tokenizer, pre_tokenizers, trainers
 from tokenizers.models import Unigram
 from transformers import XLMRobertaConfig, XLMRobertaTokenizer, set_seed
 
-from swiss_ner.config import SWISS_LANGS
-from swiss_ner.data import LABEL_NAMES, read_iob2
+from swiss_ner.config import SmallModelConfig
+from swiss_ner.constants import LABEL_NAMES, SWISS_LANGS, WORD_PREFIX
+from swiss_ner.data import read_iob2
 from swiss_ner.modeling import XLMRobertaTokenClassification
 
 logger = logging.getLogger(__name__)
 
 # XLM-R's special tokens, in the order that gives them ids 0-4.
 SPECIAL_TOKENS: list[str] = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
-WORD_PREFIX = "▁"
-DEFAULT_OUTPUT_DIR = Path("models/xlmr-small")
-DEFAULT_DATA_DIR = Path("../shared/data/panx")
 # XLM-R reserves two positions past the longest input (padding_idx + 1 offset).
 POSITION_OFFSET = 2
 
-DEFAULTS = {
-    "vocab_size": 16000,
-    "hidden_size": 256,
-    "num_layers": 4,
-    "num_heads": 4,
-    "intermediate_size": 1024,
-    "max_position_embeddings": 514,
-}
+DEFAULTS = SmallModelConfig(output_dir="", data_dir="")
 
 
 def xlmr_pre_tokenizer() -> pre_tokenizers.PreTokenizer:
@@ -89,15 +80,15 @@ def panx_texts(
 
 
 def make_small_model(
-    output_dir: str | os.PathLike = DEFAULT_OUTPUT_DIR,
-    data_dir: str | os.PathLike = DEFAULT_DATA_DIR,
-    vocab_size: int = DEFAULTS["vocab_size"],
-    hidden_size: int = DEFAULTS["hidden_size"],
-    num_layers: int = DEFAULTS["num_layers"],
-    num_heads: int = DEFAULTS["num_heads"],
-    intermediate_size: int = DEFAULTS["intermediate_size"],
-    max_position_embeddings: int = DEFAULTS["max_position_embeddings"],
-    seed: int = 42,
+    output_dir: str | os.PathLike,
+    data_dir: str | os.PathLike,
+    vocab_size: int = DEFAULTS.vocab_size,
+    hidden_size: int = DEFAULTS.hidden_size,
+    num_layers: int = DEFAULTS.num_layers,
+    num_heads: int = DEFAULTS.num_heads,
+    intermediate_size: int = DEFAULTS.intermediate_size,
+    max_position_embeddings: int = DEFAULTS.max_position_embeddings,
+    seed: int = DEFAULTS.seed,
     langs: Sequence[str] = SWISS_LANGS,
     max_sentences_per_lang: int | None = None,
 ) -> Path:
@@ -144,87 +135,8 @@ def make_small_model(
     return output_dir
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        description=(
-            "Train a SentencePiece-Unigram tokenizer (XLM-R scheme) on PAN-X training text and "
-            "save it with a randomly initialised XLM-RoBERTa-architecture tagger. The defaults "
-            "train about 0.3-0.4 s per step (batch 24) on 2 CPU cores."
-        ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    parser.add_argument(
-        "--output-dir", default=str(DEFAULT_OUTPUT_DIR), help="folder to write the model into"
-    )
-    parser.add_argument(
-        "--data-dir",
-        default=str(DEFAULT_DATA_DIR),
-        help="folder with PAN-X train-{lang}.tsv files (TOKEN<TAB>TAG)",
-    )
-    parser.add_argument(
-        "--langs",
-        nargs="+",
-        default=list(SWISS_LANGS),
-        help="languages whose training text the tokenizer learns from",
-    )
-    parser.add_argument(
-        "--vocab-size",
-        type=int,
-        default=DEFAULTS["vocab_size"],
-        help="target number of tokenizer pieces, special tokens included",
-    )
-    parser.add_argument(
-        "--hidden-size", type=int, default=DEFAULTS["hidden_size"], help="width of every layer"
-    )
-    parser.add_argument(
-        "--num-layers", type=int, default=DEFAULTS["num_layers"], help="transformer layers"
-    )
-    parser.add_argument(
-        "--num-heads",
-        type=int,
-        default=DEFAULTS["num_heads"],
-        help="attention heads per layer (must divide --hidden-size)",
-    )
-    parser.add_argument(
-        "--intermediate-size",
-        type=int,
-        default=DEFAULTS["intermediate_size"],
-        help="width of each layer's feed-forward block",
-    )
-    parser.add_argument(
-        "--max-position-embeddings",
-        type=int,
-        default=DEFAULTS["max_position_embeddings"],
-        help="position table size; inputs may be this minus 2 tokens long, as in XLM-R",
-    )
-    parser.add_argument(
-        "--max-sentences-per-lang",
-        type=int,
-        default=None,
-        help="use only this many sentences per language for the tokenizer (quick trials)",
-    )
-    parser.add_argument("--seed", type=int, default=42, help="seed for the weight initialisation")
-    return parser
-
-
-def main(argv: list[str] | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    args = build_parser().parse_args(argv)
-    if args.hidden_size % args.num_heads:
-        raise SystemExit(
-            f"--num-heads {args.num_heads} must divide --hidden-size {args.hidden_size}"
-        )
-    output_dir = make_small_model(
-        output_dir=args.output_dir,
-        data_dir=args.data_dir,
-        vocab_size=args.vocab_size,
-        hidden_size=args.hidden_size,
-        num_layers=args.num_layers,
-        num_heads=args.num_heads,
-        intermediate_size=args.intermediate_size,
-        max_position_embeddings=args.max_position_embeddings,
-        seed=args.seed,
-        langs=args.langs,
-        max_sentences_per_lang=args.max_sentences_per_lang,
-    )
-    print(f"Model folder: {output_dir}")
+def run(config: SmallModelConfig) -> int:
+    """The ``swiss-ner make-small-model`` command."""
+    values = dataclasses.asdict(config)
+    print(f"Model folder: {make_small_model(**values)}")
+    return 0

@@ -1,95 +1,205 @@
-"""The Accelerate training loop: prepare, train, evaluate per language, checkpoint, save.
+"""The Accelerate training loop: ``train()`` orchestrates named steps, ``fit()`` is the loop.
 
-It reads top to bottom like accelerate's ``nlp_example.py``; each feature (mixed precision,
-gradient accumulation, trackers, checkpoints, resuming) is a small visible addition.
+``train`` reads top to bottom like accelerate's ``nlp_example.py``: accelerator, data, model,
+optimiser and schedule, resume, fit, evaluate, save, push. ``fit`` keeps the running loss on the
+device and synchronises with the host only when it logs, checkpoints or stops.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
+import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from accelerate import Accelerator
-from accelerate.logging import get_logger
 from accelerate.utils import DataLoaderConfiguration, ProjectConfiguration, set_seed
+from datasets import Dataset
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
-from transformers import AutoTokenizer, DataCollatorForTokenClassification, get_scheduler
+from transformers import DataCollatorForTokenClassification, get_scheduler
 
-from swiss_ner.config import TrainConfig
+from swiss_ner import checkpoints as ckpt
+from swiss_ner.config import ConfigError, TrainConfig
+from swiss_ner.constants import LABEL_NAMES, entity_types
 from swiss_ner.data import (
-    LABEL_NAMES,
+    LengthGroupedBatchSampler,
     build_swiss_corpus,
     concatenate_languages,
     continuation_label_map,
     count_entities,
     tokenize_and_align,
+    truncation_counts,
 )
-from swiss_ner.hub import HubPushError, push_to_hub
-from swiss_ner.metrics import load_seqeval, predictions_to_tags
-from swiss_ner.metrics.whole_words import PieceKind, piece_kinds, whole_word_groups
-from swiss_ner.model_card import write_model_card
-from swiss_ner.modeling import build_model
+from swiss_ner.evaluation import PieceKind, evaluate_language, piece_kinds
+from swiss_ner.metrics import load_seqeval
+from swiss_ner.modeling import build_model, load_tokenizer
+from swiss_ner.results import DatasetInfo, EpochRecord, LanguageScores, RunResults
 
-logger = get_logger(__name__)
-
-CHECKPOINTS_DIR = "checkpoints"
 LOGS_DIR = "logs"
-STATE_FILE = "training_state.json"
+
+
+class TrainingError(RuntimeError):
+    """A run that cannot give a right model; the message says what happened and what to do."""
+
+
+def run(config: TrainConfig) -> int:
+    """The ``swiss-ner train`` command."""
+    train(config)
+    return 0
+
+
+def make_accelerator(config: TrainConfig) -> Accelerator:
+    """Accelerator with trackers and seedable sampling; CPU threads set to every core."""
+    # Accelerate forms a CPU process group (gloo) only when asked for the CPU explicitly.
+    launched_without_gpu = "LOCAL_RANK" in os.environ and not torch.cuda.is_available()
+    accelerator = Accelerator(
+        cpu=config.cpu or launched_without_gpu,
+        mixed_precision=config.mixed_precision,
+        gradient_accumulation_steps=config.gradient_accumulation_steps,
+        log_with=None if config.report_to == "none" else config.report_to,
+        project_config=ProjectConfiguration(
+            project_dir=config.output_dir, logging_dir=str(Path(config.output_dir) / LOGS_DIR)
+        ),
+        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
+    )
+    if accelerator.device.type == "cpu":
+        # `accelerate launch` pins CPU runs to one thread; share the cores between processes.
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        per_process = max(1, (cores or 1) // accelerator.num_processes)
+        torch.set_num_threads(config.num_threads or per_process)
+    return accelerator
 
 
 @dataclass
-class TrainingState:
-    """Where the loop stands; saved inside each checkpoint so a resume starts at the next step."""
+class TrainingData:
+    """Tokenised training and evaluation sets, and what the run record says about them."""
 
-    epoch: int = 0
-    batches_done_in_epoch: int = 0
-    completed_steps: int = 0
-
-    def save(self, folder: Path) -> None:
-        (folder / STATE_FILE).write_text(json.dumps(self.__dict__) + "\n")
-
-    @classmethod
-    def load(cls, folder: Path) -> TrainingState:
-        return cls(**json.loads((folder / STATE_FILE).read_text()))
+    tokenizer: object
+    train: Dataset
+    eval_sets: dict[str, Dataset]
+    test_sets: dict[str, Dataset]
+    info: DatasetInfo
+    truncated: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)
 
 
-def find_checkpoint(output_dir: str | Path, resume_from: str) -> Path:
-    """The checkpoint folder to resume from: a path, or ``latest`` (most steps) in output_dir."""
-    if resume_from != "latest":
-        folder = Path(resume_from)
-        if not (folder / STATE_FILE).exists():
-            raise FileNotFoundError(f"{folder} is not a swiss-ner checkpoint (no {STATE_FILE})")
-        return folder
-    candidates = [p.parent for p in (Path(output_dir) / CHECKPOINTS_DIR).glob(f"*/{STATE_FILE}")]
-    if not candidates:
-        raise FileNotFoundError(
-            f"--resume-from latest: no checkpoint in {output_dir}/{CHECKPOINTS_DIR}"
-        )
-    return max(candidates, key=lambda p: TrainingState.load(p).completed_steps)
+def _encode(
+    dataset: Dataset, tokenizer, config: TrainConfig, label_all: bool
+) -> tuple[Dataset, tuple[int, int]]:
+    encoded = tokenize_and_align(dataset, tokenizer, config.max_length, label_all)
+    return encoded.remove_columns("cut_entities"), truncation_counts(encoded)
 
 
-def optimizer_grouped_parameters(model: torch.nn.Module, weight_decay: float) -> list[dict]:
-    """AdamW groups: weight decay on weights, none on biases and LayerNorm weights."""
+def _by_length(dataset: Dataset) -> Dataset:
+    """Evaluation sets sorted by length: batches pad little, and scores do not depend on order."""
+    lengths = [len(ids) for ids in dataset["input_ids"]]
+    return dataset.select(sorted(range(len(lengths)), key=lengths.__getitem__))
+
+
+def load_data(config: TrainConfig, label_names: list[str]) -> TrainingData:
+    """The Swiss mix, tokenised: the training languages concatenated, evaluation per language."""
+    corpus = build_swiss_corpus(
+        config.langs, config.fracs, config.seed, config.data_dir, label_names=label_names
+    )
+    train_set = concatenate_languages(corpus, config.train_langs, "train", config.seed)
+    if config.max_train_samples is not None:
+        train_set = train_set.select(range(min(config.max_train_samples, train_set.num_rows)))
+    tokenizer = load_tokenizer(config.model_name_or_path)
+    train_encoded, train_cut = _encode(train_set, tokenizer, config, config.label_all_tokens)
+    sets: dict[str, dict[str, Dataset]] = {config.eval_split: {}, "test": {}}
+    truncated: dict[str, dict[str, tuple[int, int]]] = {config.eval_split: {}, "test": {}}
+    for lang in config.eval_langs:
+        for split in dict.fromkeys([config.eval_split, "test"]):
+            if split not in corpus[lang]:
+                if split == config.eval_split:
+                    raise ConfigError(f"--eval-split: no {split!r} split for {lang!r}")
+                continue
+            dataset = corpus[lang][split]
+            if config.max_eval_samples is not None:
+                dataset = dataset.select(range(min(config.max_eval_samples, dataset.num_rows)))
+            encoded, truncated[split][lang] = _encode(dataset, tokenizer, config, False)
+            sets[split][lang] = _by_length(encoded)
+    info = DatasetInfo(
+        source=config.data_dir or "google/xtreme",
+        fracs=dict(zip(config.langs, config.fracs, strict=True)),
+        train_sentences=train_set.num_rows,
+        sizes={lang: {s: ds.num_rows for s, ds in dd.items()} for lang, dd in corpus.items()},
+        entity_counts={
+            lang: {s: count_entities(ds) for s, ds in dd.items()} for lang, dd in corpus.items()
+        },
+        truncated_train_sentences=train_cut[0],
+    )
+    test_sets = sets["test"] if config.eval_split != "test" else {}
+    return TrainingData(tokenizer, train_encoded, sets[config.eval_split], test_sets, info,
+                        truncated)
+
+
+def make_loaders(
+    config: TrainConfig, data: TrainingData, pad_to: int | None
+) -> tuple[DataLoader, dict[str, DataLoader], dict[str, DataLoader]]:
+    """Training batches (length-grouped or shuffled) and evaluation batches per language."""
+    collator = DataCollatorForTokenClassification(data.tokenizer, pad_to_multiple_of=pad_to)
+    # Its own generator keeps each epoch's start from drawing on the global RNG, so a resumed
+    # run sees the same dropout masks as an uninterrupted one.
+    generator = torch.Generator().manual_seed(config.seed)
+    if config.group_by_length:
+        lengths = [len(ids) for ids in data.train["input_ids"]]
+        batching = {"batch_sampler": LengthGroupedBatchSampler(lengths, config.batch_size,
+                                                               config.seed)}
+    else:
+        batching = {"shuffle": True, "batch_size": config.batch_size}
+    train_loader = DataLoader(data.train, generator=generator, collate_fn=collator,
+                              num_workers=config.num_workers, **batching)
+
+    def eval_loaders(sets: dict[str, Dataset]) -> dict[str, DataLoader]:
+        return {
+            lang: DataLoader(ds, batch_size=config.eval_batch_size, collate_fn=collator)
+            for lang, ds in sets.items()
+        }
+
+    return train_loader, eval_loaders(data.eval_sets), eval_loaders(data.test_sets)
+
+
+def make_optimizer(config: TrainConfig, model: torch.nn.Module, device: torch.device):
+    """AdamW with weight decay on weights only (not biases and LayerNorm), fused on CUDA."""
     no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight")
     decay, skip = [], []
     for name, param in model.named_parameters():
         if param.requires_grad:
             (skip if any(nd in name for nd in no_decay) else decay).append(param)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": skip, "weight_decay": 0.0}]
+    groups = [{"params": decay, "weight_decay": config.weight_decay},
+              {"params": skip, "weight_decay": 0.0}]
+    fused = config.fused_adamw and device.type == "cuda"
+    return torch.optim.AdamW(groups, lr=config.learning_rate, fused=fused or None)
 
 
-def continuation_token_mask(tokenizer) -> torch.Tensor | None:
-    """True for vocabulary pieces that continue a word (no ``▁`` prefix, not special).
+@dataclass
+class Schedule:
+    """How long the run is, in optimizer steps per process."""
 
-    None for tokenizers that do not mark word starts with ``▁`` (SentencePiece style)."""
-    kinds = piece_kinds(tokenizer)
-    return None if kinds is None else kinds == PieceKind.CONTINUATION
+    steps_per_epoch: int
+    total_steps: int
+    num_epochs: int
+
+
+def make_schedule(config: TrainConfig, optimizer, batches_per_epoch: int, processes: int):
+    """The step counts and a linear schedule with warm-up over them."""
+    steps_per_epoch = math.ceil(batches_per_epoch / config.gradient_accumulation_steps)
+    if steps_per_epoch < 1:
+        raise ConfigError("no training batches: the training set is empty")
+    total = config.max_steps or steps_per_epoch * config.num_epochs
+    plan = Schedule(steps_per_epoch, total, math.ceil(total / steps_per_epoch))
+    # The prepared scheduler steps once per process on every update, hence the factor.
+    scheduler = get_scheduler(
+        "linear",
+        optimizer=optimizer,
+        num_warmup_steps=int(config.warmup_ratio * total) * processes,
+        num_training_steps=total * processes,
+    )
+    return scheduler, plan
 
 
 def word_consistency_loss(
@@ -101,96 +211,222 @@ def word_consistency_loss(
     """Pull each continuation piece's tag distribution onto its predecessor's (B-X read as I-X).
 
     The stock pipeline's ``simple`` aggregation groups sub-words by their own argmax, so pieces
-    of one word that disagree become fragments; this makes the pieces of a word agree.
+    of one word that disagree become fragments; this makes the pieces of a word agree. It is
+    written without boolean indexing, so it never waits for the device to count pieces.
     """
-    is_continuation = continuation[input_ids[:, 1:]]
-    if not is_continuation.any():
-        return logits.new_zeros(())
-    previous = logits[:, :-1][is_continuation].float().softmax(-1)
-    previous_as_inside = torch.zeros_like(previous).index_add_(1, continuation_map, previous)
-    current = logits[:, 1:][is_continuation].float().log_softmax(-1)
-    return torch.nn.functional.kl_div(current, previous_as_inside, reduction="batchmean")
+    is_continuation = continuation[input_ids[:, 1:]].unsqueeze(-1).float()
+    previous = logits[:, :-1].float().softmax(-1)
+    previous_as_inside = torch.zeros_like(previous).index_add_(-1, continuation_map, previous)
+    current = logits[:, 1:].float().log_softmax(-1)
+    per_piece = torch.nn.functional.kl_div(current, previous_as_inside, reduction="none")
+    return (per_piece * is_continuation).sum() / is_continuation.sum().clamp(min=1)
 
 
-def evaluate_language(
-    model: torch.nn.Module,
-    dataloader: DataLoader,
-    accelerator: Accelerator,
-    id2label: dict[int, str],
-    metric,
-    desc: str = "eval",
-    kinds: torch.Tensor | None = None,
-    continuation_map: torch.Tensor | None = None,
-) -> dict:
-    """Entity-level scores on one evaluation set, gathered across processes without duplicates.
+class Evaluator:
+    """Scores every language of a set of loaders with the model in its current state."""
 
-    Labels here mark only each word's first sub-word, so scores count words, never sub-words.
-    With ``kinds`` (:func:`piece_kinds`) and ``continuation_map`` it also measures how often a
-    continuation piece predicts its predecessor's tag (B- read as I-), and re-forms the groups
-    that the stock pipeline's ``simple`` aggregation returns to count those that are whole words.
-    """
-    model.eval()
-    num_sentences = 0
-    agreeing, continuation_pieces = 0, 0
-    whole_groups, all_groups = 0, 0
-    kind_of = kinds.tolist() if kinds is not None else None
-    continuation = kinds == PieceKind.CONTINUATION if kinds is not None else None
-    for batch in tqdm(
-        dataloader, desc=desc, disable=not accelerator.is_local_main_process, leave=False
-    ):
-        with torch.no_grad():
-            logits = model(
-                input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
-            ).logits
-        predictions = accelerator.pad_across_processes(logits.argmax(dim=-1), dim=1, pad_index=-100)
-        labels = accelerator.pad_across_processes(batch["labels"], dim=1, pad_index=-100)
-        input_ids = accelerator.pad_across_processes(batch["input_ids"], dim=1, pad_index=-100)
-        predictions, labels, input_ids = accelerator.gather_for_metrics(
-            (predictions, labels, input_ids)
+    def __init__(self, model, accelerator, tokenizer, label_names: list[str], data: TrainingData):
+        self.model, self.accelerator, self.data = model, accelerator, data
+        self.id2label = dict(enumerate(label_names))
+        self.types = entity_types(label_names)
+        self.metric = load_seqeval()
+        kinds = piece_kinds(tokenizer)
+        self.kinds = None if kinds is None else kinds.to(accelerator.device)
+        self.continuation_map = torch.tensor(
+            continuation_label_map(label_names), device=accelerator.device
         )
-        num_sentences += labels.shape[0]
-        if continuation is not None:
-            is_continuation = continuation[input_ids[:, 1:].clamp(min=0)] & (input_ids[:, 1:] >= 0)
-            expected = continuation_map[predictions[:, :-1].clamp(min=0)]
-            agreeing += int((expected == predictions[:, 1:])[is_continuation].sum())
-            continuation_pieces += int(is_continuation.sum())
-        if kind_of is not None:
-            for sentence_ids, sentence_predictions in zip(
-                input_ids.tolist(), predictions.tolist(), strict=True
-            ):
-                positions = [
-                    i for i, token in enumerate(sentence_ids) if token >= 0 and kind_of[token]
-                ]
-                whole, groups = whole_word_groups(
-                    [id2label[sentence_predictions[i]] for i in positions],
-                    [kind_of[sentence_ids[i]] for i in positions],
-                )
-                whole_groups += whole
-                all_groups += groups
-        predicted_tags, gold_tags = predictions_to_tags(
-            predictions.cpu().numpy(), labels.cpu().numpy(), id2label
-        )
-        metric.add_batch(predictions=predicted_tags, references=gold_tags)
-    scores = metric.compute()
-    model.train()
-    per_type = {k: v for k, v in scores.items() if isinstance(v, dict)}
-    results = {
-        "precision": float(scores["overall_precision"]),
-        "recall": float(scores["overall_recall"]),
-        "f1": float(scores["overall_f1"]),
-        "accuracy": float(scores["overall_accuracy"]),
-        "num_sentences": num_sentences,
-        "per_type": {
-            entity: {k: float(v) if k != "number" else int(v) for k, v in values.items()}
-            for entity, values in sorted(per_type.items())
-        },
-    }
-    if continuation_pieces:
-        results["subword_agreement"] = agreeing / continuation_pieces
-    if all_groups:
-        results["whole_word_groups"] = whole_groups / all_groups
-        results["simple_groups"] = all_groups
-    return results
+
+    @property
+    def continuation(self) -> torch.Tensor | None:
+        return None if self.kinds is None else self.kinds == PieceKind.CONTINUATION
+
+    def __call__(self, loaders: dict[str, DataLoader], split: str) -> dict[str, LanguageScores]:
+        scores = {}
+        for lang, loader in loaders.items():
+            result = evaluate_language(
+                self.model, loader, self.accelerator, self.id2label, self.metric, self.types,
+                self.kinds, self.continuation_map, f"{split} {lang}",
+            )
+            result.truncated_sentences, result.truncated_entities = self.data.truncated[split][lang]
+            scores[lang] = result
+        return scores
+
+
+class StopRequest:
+    """Turns SIGTERM/SIGINT into a flag the loop reads at the next step boundary."""
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+        self.previous = {}
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                self.previous[sig] = signal.signal(sig, self._request)
+            except ValueError:  # not the main thread: leave signals alone
+                pass
+
+    def _request(self, signum, frame) -> None:
+        self.signal = signum
+
+    def restore(self) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+
+
+@dataclass
+class Loop:
+    """The prepared pieces ``fit`` works with."""
+
+    config: TrainConfig
+    accelerator: Accelerator
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: object
+    train_loader: DataLoader
+    eval_loaders: dict[str, DataLoader]
+    evaluate: Evaluator
+    plan: Schedule
+    output_dir: Path
+
+
+def train_step(loop: Loop, batch: dict) -> torch.Tensor:
+    """One forward and backward pass (an optimizer step when the accumulation is complete)."""
+    config, accelerator, model = loop.config, loop.accelerator, loop.model
+    with accelerator.accumulate(model):
+        outputs = model(**batch)
+        loss = outputs.loss
+        continuation = loop.evaluate.continuation
+        if config.consistency_weight and continuation is not None:
+            loss = loss + config.consistency_weight * word_consistency_loss(
+                outputs.logits, batch["input_ids"], continuation, loop.evaluate.continuation_map
+            )
+        accelerator.backward(loss)
+        if accelerator.sync_gradients:
+            accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+        loop.optimizer.step()
+        loop.scheduler.step()
+        loop.optimizer.zero_grad(set_to_none=True)
+    return loss.detach().float()
+
+
+class LossMonitor:
+    """The running loss on the device; read (one host sync) only when logging or saving."""
+
+    def __init__(self, device: torch.device, state: ckpt.TrainingState) -> None:
+        self.window = torch.zeros((), device=device)
+        self.window_batches = 0
+        self.epoch = torch.tensor(state.epoch_loss_sum, device=device)
+        self.first_bad_step = torch.zeros((), dtype=torch.long, device=device)
+
+    def add(self, loss: torch.Tensor, step: int) -> None:
+        self.window += loss
+        self.epoch += loss
+        self.window_batches += 1
+        bad = ~torch.isfinite(loss) & (self.first_bad_step == 0)
+        self.first_bad_step = torch.where(bad, step, self.first_bad_step)
+
+    def check_finite(self, output_dir: Path) -> None:
+        bad = int(self.first_bad_step)
+        if bad:
+            kept = ckpt.list_checkpoints(output_dir)
+            last = f"; last good checkpoint: {kept[-1][1]}" if kept else ""
+            raise TrainingError(
+                f"the loss became non-finite (NaN or inf) at step {bad}; lower --learning-rate "
+                f"or raise --warmup-ratio{last}"
+            )
+
+    def take_window(self, accelerator) -> float:
+        """Mean loss since the last call, averaged across processes."""
+        mean = accelerator.reduce(self.window / max(self.window_batches, 1), reduction="mean")
+        self.window.zero_()
+        self.window_batches = 0
+        return float(mean)
+
+
+def save_point(loop: Loop, state: ckpt.TrainingState, losses: LossMonitor, started: float):
+    """Bring the host-side state up to date and write a checkpoint of the run so far."""
+    losses.check_finite(loop.output_dir)
+    state.epoch_loss_sum = float(losses.epoch)
+    state.elapsed_s += time.perf_counter() - started
+    ckpt.save_checkpoint(loop.accelerator, loop.output_dir, state, loop.config.save_total_limit)
+    return time.perf_counter()
+
+
+def end_epoch(
+    loop: Loop, state: ckpt.TrainingState, losses: LossMonitor, finished: bool
+) -> dict[str, LanguageScores]:
+    """Evaluate, log and record the epoch that just ended (or stopped, when not ``finished``)."""
+    scores = loop.evaluate(loop.eval_loaders, loop.config.eval_split)
+    f1 = {lang: s.f1 for lang, s in scores.items()}
+    epoch_loss = float(losses.epoch) / max(state.epoch_batches, 1)
+    loop.accelerator.log({f"eval/f1_{lang}": v for lang, v in f1.items()},
+                         step=state.completed_steps)
+    state.history.append(
+        {"epoch": state.epoch + 1, "step": state.completed_steps, "train_loss": epoch_loss,
+         "f1": f1}
+    )
+    agreement = next(iter(scores.values())).subword_agreement
+    loop.accelerator.print(
+        f"epoch {state.epoch + 1}: train loss {epoch_loss:.4f}, F1 "
+        + ", ".join(f"{lang} {v:.3f}" for lang, v in f1.items())
+        + (f"; sub-word agreement {agreement:.3f}" if agreement is not None else "")
+    )
+    if finished:
+        state.epoch, state.batches_done_in_epoch, state.epoch_batches = state.epoch + 1, 0, 0
+        losses.epoch.zero_()
+    return scores
+
+
+def fit(loop: Loop, state: ckpt.TrainingState) -> dict[str, LanguageScores]:
+    """Train until the planned step count; return the last evaluation's scores."""
+    config, accelerator, plan = loop.config, loop.accelerator, loop.plan
+    losses = LossMonitor(accelerator.device, state)
+    progress = tqdm(total=plan.total_steps, initial=state.completed_steps, desc="train",
+                    disable=not accelerator.is_local_main_process)
+    stop = StopRequest()
+    scores: dict[str, LanguageScores] = {}
+    started = time.perf_counter()
+    loop.model.train()
+    try:
+        while state.completed_steps < plan.total_steps and state.epoch < plan.num_epochs:
+            loop.train_loader.set_epoch(state.epoch)
+            batches = loop.train_loader
+            if state.batches_done_in_epoch:
+                batches = accelerator.skip_first_batches(batches, state.batches_done_in_epoch)
+            for batch in batches:
+                losses.add(train_step(loop, batch), state.completed_steps + 1)
+                state.batches_done_in_epoch += 1
+                state.epoch_batches += 1
+                if not accelerator.sync_gradients:
+                    continue
+                state.completed_steps += 1
+                progress.update(1)
+                step = state.completed_steps
+                if step % config.log_every == 0 or step == plan.total_steps:
+                    losses.check_finite(loop.output_dir)
+                    loss = losses.take_window(accelerator)
+                    progress.set_postfix(loss=f"{loss:.4f}")
+                    accelerator.log({"train/loss": loss,
+                                     "train/lr": loop.scheduler.get_last_lr()[0]}, step=step)
+                if config.checkpointing_steps and step % config.checkpointing_steps == 0:
+                    started = save_point(loop, state, losses, started)
+                if stop.signal is not None:
+                    save_point(loop, state, losses, started)
+                    raise TrainingError(
+                        f"stopped by signal {signal.Signals(stop.signal).name} after step "
+                        f"{step}; checkpoint saved, continue with --resume-from latest"
+                    )
+                if step >= plan.total_steps:
+                    break
+            losses.check_finite(loop.output_dir)
+            # A run stopped by --max-steps inside an epoch keeps its place in that epoch.
+            scores = end_epoch(loop, state, losses,
+                               finished=state.batches_done_in_epoch >= len(loop.train_loader))
+            started = save_point(loop, state, losses, started)
+    finally:
+        stop.restore()
+        progress.close()
+    state.elapsed_s += time.perf_counter() - started
+    return scores
 
 
 def library_versions() -> dict[str, str]:
@@ -220,286 +456,103 @@ def _tracker_config(config: TrainConfig) -> dict:
     return flat
 
 
-def train(config: TrainConfig) -> dict:
-    """Fine-tune on ``config.train_langs``, evaluate on ``config.eval_langs``, save everything.
-
-    Returns the results dictionary also written to ``<output_dir>/results.json``.
-    """
-    config.validate()
-    output_dir = Path(config.output_dir)
-    log_with = None if config.report_to == "none" else config.report_to
-    # Accelerate only forms a CPU process group (gloo) when asked for the CPU explicitly.
-    launched_without_gpu = "LOCAL_RANK" in os.environ and not torch.cuda.is_available()
-    accelerator = Accelerator(
-        cpu=config.cpu or launched_without_gpu,
-        mixed_precision=config.mixed_precision,
-        gradient_accumulation_steps=config.gradient_accumulation_steps,
-        log_with=log_with,
-        project_config=ProjectConfiguration(
-            project_dir=str(output_dir), logging_dir=str(output_dir / LOGS_DIR)
-        ),
-        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
-    )
-    set_seed(config.seed)
-    if accelerator.is_main_process:
-        output_dir.mkdir(parents=True, exist_ok=True)
-    accelerator.wait_for_everyone()
-
-    # Data: the Swiss mix, the training languages concatenated, one evaluation set per language.
-    label_names = config.label_names or LABEL_NAMES
-    with accelerator.main_process_first():
-        corpus = build_swiss_corpus(
-            config.langs, config.fracs, config.seed, config.data_dir, label_names=label_names
-        )
-        train_set = concatenate_languages(corpus, config.train_langs, "train", config.seed)
-        if config.max_train_samples is not None:
-            train_set = train_set.select(range(min(config.max_train_samples, train_set.num_rows)))
-        eval_sets = {}
-        for lang in config.eval_langs:
-            if config.eval_split not in corpus[lang]:
-                raise ValueError(f"no {config.eval_split!r} split for {lang!r}")
-            eval_set = corpus[lang][config.eval_split]
-            if config.max_eval_samples is not None:
-                eval_set = eval_set.select(range(min(config.max_eval_samples, eval_set.num_rows)))
-            eval_sets[lang] = eval_set
-
-        tokenizer = AutoTokenizer.from_pretrained(config.model_name_or_path)
-        max_length = min(config.max_length, tokenizer.model_max_length)
-        train_encoded = tokenize_and_align(
-            train_set, tokenizer, max_length, label_all_tokens=config.label_all_tokens
-        )
-        eval_encoded = {
-            lang: tokenize_and_align(ds, tokenizer, max_length, label_all_tokens=False)
-            for lang, ds in eval_sets.items()
-        }
-
-    model = build_model(config.model_name_or_path, label_names)
-    id2label = {int(i): label for i, label in model.config.id2label.items()}
-
-    kinds = piece_kinds(tokenizer)
-    continuation = None
-    if kinds is not None:
-        kinds = kinds.to(accelerator.device)
-        continuation = kinds == PieceKind.CONTINUATION
-    continuation_map = torch.tensor(continuation_label_map(label_names), device=accelerator.device)
-    pad_multiple = 8 if accelerator.mixed_precision != "no" else None
-    collator = DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=pad_multiple)
-    # Its own generator keeps DataLoader start-up from drawing on the global RNG, so a resumed
-    # run sees the same dropout masks as an uninterrupted one.
-    train_loader = DataLoader(
-        train_encoded,
-        shuffle=True,
-        generator=torch.Generator().manual_seed(config.seed),
-        batch_size=config.batch_size,
-        collate_fn=collator,
-        num_workers=config.num_workers,
-    )
-    eval_loaders = {
-        lang: DataLoader(ds, batch_size=config.eval_batch_size, collate_fn=collator)
-        for lang, ds in eval_encoded.items()
-    }
-
-    optimizer = torch.optim.AdamW(
-        optimizer_grouped_parameters(model, config.weight_decay), lr=config.learning_rate
-    )
-    model, optimizer, train_loader, *eval_loader_list = accelerator.prepare(
-        model, optimizer, train_loader, *eval_loaders.values()
-    )
-    eval_loaders = dict(zip(eval_loaders, eval_loader_list, strict=True))
-
-    # Steps are counted after sharding, so they are per process and per optimizer update.
-    steps_per_epoch = math.ceil(len(train_loader) / config.gradient_accumulation_steps)
-    total_steps = config.max_steps or steps_per_epoch * config.num_epochs
-    num_epochs = math.ceil(total_steps / steps_per_epoch)
-    # The prepared scheduler steps once per process on every update, hence the factor.
-    scheduler = get_scheduler(
-        "linear",
-        optimizer=optimizer,
-        num_warmup_steps=int(config.warmup_ratio * total_steps) * accelerator.num_processes,
-        num_training_steps=total_steps * accelerator.num_processes,
-    )
-    scheduler = accelerator.prepare(scheduler)
-    accelerator.register_for_checkpointing(scheduler)
-
-    if log_with:
-        accelerator.init_trackers("swiss-ner", config=_tracker_config(config))
-
-    state = TrainingState()
-    if config.resume_from:
-        checkpoint = find_checkpoint(output_dir, config.resume_from)
-        accelerator.print(f"Resuming from {checkpoint}")
-        accelerator.load_state(str(checkpoint))
-        state = TrainingState.load(checkpoint)
-
-    def save_checkpoint(name: str) -> None:
-        folder = output_dir / CHECKPOINTS_DIR / name
-        accelerator.save_state(str(folder))
+def resume_or_start(loop: Loop, fingerprint: str) -> ckpt.TrainingState:
+    """This run's checkpoint when resuming; else a fresh state, refusing another run's folder."""
+    config, accelerator = loop.config, loop.accelerator
+    if not config.resume_from:
         if accelerator.is_main_process:
-            state.save(folder)
+            ckpt.refuse_foreign_checkpoints(loop.output_dir, config.overwrite_output_dir)
         accelerator.wait_for_everyone()
+        return ckpt.TrainingState(fingerprint=fingerprint)
+    folder = ckpt.find_checkpoint(loop.output_dir, config.resume_from, fingerprint)
+    accelerator.print(f"Resuming from {folder}")
+    return ckpt.load_checkpoint(accelerator, folder)
 
-    accelerator.print(
-        f"Training on {', '.join(config.train_langs)}: {train_set.num_rows} sentences, "
-        f"{total_steps} steps ({num_epochs} epochs of {steps_per_epoch}), "
-        f"{accelerator.num_processes} process(es), mixed precision {accelerator.mixed_precision}"
-    )
-    progress = tqdm(
-        total=total_steps,
-        initial=state.completed_steps,
-        desc="train",
-        disable=not accelerator.is_local_main_process,
-    )
-    history: list[dict] = []
-    metric = load_seqeval()
 
-    def evaluate_all() -> dict[str, dict]:
-        return {
-            lang: evaluate_language(
-                model,
-                loader,
-                accelerator,
-                id2label,
-                metric,
-                f"eval {lang}",
-                kinds,
-                continuation_map,
-            )
-            for lang, loader in eval_loaders.items()
-        }
+def save_outputs(loop: Loop, tokenizer, results: RunResults) -> None:
+    """Model (stock architecture), tokenizer, results.json, train_config.json and the card."""
+    from swiss_ner.model_card import write_model_card
 
-    last_scores: dict[str, dict] = {}
-    start_time = time.perf_counter()
-    model.train()
-    for epoch in range(state.epoch, num_epochs):
-        state.epoch = epoch
-        train_loader.set_epoch(epoch)
-        batches = train_loader
-        if state.batches_done_in_epoch:
-            batches = accelerator.skip_first_batches(train_loader, state.batches_done_in_epoch)
-        running_loss, running_batches = 0.0, 0
-        for batch in batches:
-            with accelerator.accumulate(model):
-                outputs = model(**batch)
-                loss = outputs.loss
-                if config.consistency_weight and continuation is not None:
-                    loss = loss + config.consistency_weight * word_consistency_loss(
-                        outputs.logits, batch["input_ids"], continuation, continuation_map
-                    )
-                accelerator.backward(loss)
-                if accelerator.sync_gradients:
-                    accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad()
-            state.batches_done_in_epoch += 1
-            running_loss += loss.detach().float().item()
-            running_batches += 1
-            if not accelerator.sync_gradients:
-                continue
-            state.completed_steps += 1
-            progress.update(1)
-            mean_loss = running_loss / running_batches
-            progress.set_postfix(loss=f"{mean_loss:.4f}")
-            accelerator.log(
-                {"train/loss": loss.item(), "train/lr": scheduler.get_last_lr()[0]},
-                step=state.completed_steps,
-            )
-            if (
-                config.checkpointing_steps
-                and state.completed_steps % config.checkpointing_steps == 0
-            ):
-                save_checkpoint(f"step_{state.completed_steps}")
-            if state.completed_steps >= total_steps:
-                break
-
-        last_scores = evaluate_all()
-        f1_by_lang = {lang: scores["f1"] for lang, scores in last_scores.items()}
-        accelerator.log(
-            {f"eval/f1_{lang}": f1 for lang, f1 in f1_by_lang.items()}, step=state.completed_steps
-        )
-        epoch_loss = running_loss / max(running_batches, 1)
-        history.append(
-            {
-                "epoch": epoch + 1,
-                "step": state.completed_steps,
-                "train_loss": epoch_loss,
-                "f1": f1_by_lang,
-            }
-        )
-        accelerator.print(
-            f"epoch {epoch + 1}: train loss {epoch_loss:.4f}, F1 "
-            + ", ".join(f"{lang} {f1:.3f}" for lang, f1 in f1_by_lang.items())
-            + "".join(
-                f"; sub-word agreement {lang} {scores['subword_agreement']:.3f}"
-                for lang, scores in list(last_scores.items())[:1]
-                if "subword_agreement" in scores
-            )
-            + (
-                "; whole-word entity groups (widget) "
-                + ", ".join(
-                    f"{lang} {scores['whole_word_groups']:.3f}"
-                    for lang, scores in last_scores.items()
-                )
-                if all("whole_word_groups" in scores for scores in last_scores.values())
-                else ""
-            )
-        )
-        state.epoch, state.batches_done_in_epoch = epoch + 1, 0
-        save_checkpoint(f"epoch_{epoch + 1}")
-        if state.completed_steps >= total_steps:
-            break
-    progress.close()
-    train_time = time.perf_counter() - start_time
-
-    # The last epoch's evaluation is the final one, unless a resume found no epoch left to run.
-    final_metrics = last_scores or evaluate_all()
-    results = {
-        "config": config.to_dict(),
-        "train_langs": list(config.train_langs),
-        "eval_langs": list(config.eval_langs),
-        "zero_shot_langs": [lang for lang in config.eval_langs if lang not in config.train_langs],
-        "eval_split": config.eval_split,
-        "metrics": final_metrics,
-        "dataset": {
-            "source": config.data_dir or "google/xtreme",
-            "fracs": dict(zip(config.langs, config.fracs, strict=True)),
-            "train_sentences": train_set.num_rows,
-            "sizes": {
-                lang: {s: ds.num_rows for s, ds in dd.items()} for lang, dd in corpus.items()
-            },
-            "entity_counts": {
-                lang: {s: count_entities(ds) for s, ds in dd.items()} for lang, dd in corpus.items()
-            },
-        },
-        "history": history,
-        "train_time_s": round(train_time, 2),
-        "train_steps": state.completed_steps,
-        "num_processes": accelerator.num_processes,
-        "mixed_precision": str(accelerator.mixed_precision),
-        "versions": library_versions(),
-    }
-
+    accelerator, output_dir = loop.accelerator, loop.output_dir
     accelerator.wait_for_everyone()
-    unwrapped = accelerator.unwrap_model(model)
-    unwrapped.save_pretrained(
+    accelerator.unwrap_model(loop.model).save_pretrained(
         output_dir, is_main_process=accelerator.is_main_process, save_function=accelerator.save
     )
     if accelerator.is_main_process:
         tokenizer.save_pretrained(output_dir)
-        (output_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-        config.save(output_dir / "train_config.json")
-        write_model_card(output_dir, repo_id=config.hub_model_id)
-        accelerator.print(
-            f"Saved model, tokenizer and results.json to {output_dir} "
-            f"(train time {train_time / 60:.1f} min)"
-        )
+        results.save(output_dir / "results.json")
+        loop.config.save(output_dir / "train_config.json")
+        write_model_card(output_dir, repo_id=loop.config.hub_model_id)
+        accelerator.print(f"Saved model, tokenizer, results.json and README.md to {output_dir} "
+                          f"(train time {results.train_time_s / 60:.1f} min)")
     accelerator.wait_for_everyone()
+
+
+def push_outputs(loop: Loop) -> None:
+    """Push the output folder; a failed push stops the run (the folder stays saved)."""
+    from swiss_ner.hub import HubPushError, push_to_hub
+
+    try:
+        push_to_hub(loop.output_dir, loop.config.hub_model_id, private=loop.config.hub_private,
+                    accelerator=loop.accelerator)
+    except HubPushError as error:
+        raise TrainingError(
+            f"training finished and was saved, but the push failed: {error}"
+        ) from None
+
+
+def train(config: TrainConfig) -> RunResults:
+    """Fine-tune on ``config.train_langs``, evaluate on ``config.eval_langs``, save everything.
+
+    Returns the run record also written to ``<output_dir>/results.json``.
+    """
+    config.validate()
+    accelerator = make_accelerator(config)
+    set_seed(config.seed)
+    output_dir = Path(config.output_dir)
+    label_names = list(config.label_names or LABEL_NAMES)
+    with accelerator.main_process_first():
+        data = load_data(config, label_names)
+    model = build_model(config.model_name_or_path, label_names)
+    if config.compile:
+        model = torch.compile(model)
+    pad_to = config.pad_to or (8 if accelerator.mixed_precision != "no" else None)
+    train_loader, eval_loaders, test_loaders = make_loaders(config, data, pad_to)
+    optimizer = make_optimizer(config, model, accelerator.device)
+    model, optimizer, train_loader, *prepared = accelerator.prepare(
+        model, optimizer, train_loader, *eval_loaders.values(), *test_loaders.values()
+    )
+    eval_loaders = dict(zip(eval_loaders, prepared[: len(eval_loaders)], strict=True))
+    test_loaders = dict(zip(test_loaders, prepared[len(eval_loaders) :], strict=True))
+    scheduler, plan = make_schedule(config, optimizer, len(train_loader),
+                                    accelerator.num_processes)
+    scheduler = accelerator.prepare(scheduler)
+    evaluate = Evaluator(model, accelerator, data.tokenizer, label_names, data)
+    loop = Loop(config, accelerator, model, optimizer, scheduler, train_loader, eval_loaders,
+                evaluate, plan, output_dir)
+    if accelerator.log_with:
+        accelerator.init_trackers("swiss-ner", config=_tracker_config(config))
+
+    state = resume_or_start(loop, ckpt.config_fingerprint(config.to_dict()))
+    accelerator.print(
+        f"Training on {', '.join(config.train_langs)}: {data.info.train_sentences} sentences, "
+        f"{plan.total_steps} steps ({plan.num_epochs} epochs of {plan.steps_per_epoch}), "
+        f"{accelerator.num_processes} process(es), mixed precision {accelerator.mixed_precision}"
+    )
+    scores = fit(loop, state) or evaluate(eval_loaders, config.eval_split)
+    test_scores = evaluate(test_loaders, "test") if test_loaders else {}
+
+    results = RunResults(
+        config=config.to_dict(), label_names=label_names, train_langs=list(config.train_langs),
+        eval_langs=list(config.eval_langs), eval_split=config.eval_split, metrics=scores,
+        test_metrics=test_scores, dataset=data.info,
+        history=[EpochRecord(**record) for record in state.history],
+        train_time_s=round(state.elapsed_s, 2), train_steps=state.completed_steps,
+        num_processes=accelerator.num_processes,
+        mixed_precision=str(accelerator.mixed_precision), versions=library_versions(),
+    )
+    save_outputs(loop, data.tokenizer, results)
     if config.push_to_hub:
-        try:
-            push_to_hub(
-                output_dir, config.hub_model_id, private=config.hub_private, accelerator=accelerator
-            )
-        except HubPushError as error:
-            accelerator.print(f"Push failed, local folder kept: {error}")
+        push_outputs(loop)
     accelerator.end_training()
     return results

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from swiss_ner.results import RunResults
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -69,6 +71,7 @@ def train_config_factory(small_model_dir, panx_dir, tmp_path_factory):
             learning_rate=3e-3,
             max_length=64,
             report_to="none",
+            num_threads=1,
         )
         values.update(overrides)
         return TrainConfig(**values)
@@ -77,7 +80,7 @@ def train_config_factory(small_model_dir, panx_dir, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def trained_run(train_config_factory) -> tuple[Path, dict]:
+def trained_run(train_config_factory) -> tuple[Path, RunResults]:
     """A tiny model trained by our loop (every sub-word labelled): its folder and results."""
     from swiss_ner.training import train
 

@@ -1,64 +1,58 @@
+"""The training loop: what a run writes, resuming, several processes, and runs that must stop."""
+
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 import torch
 from safetensors.torch import load_file
-from transformers import AutoModelForTokenClassification, AutoTokenizer
+from transformers import AutoModelForTokenClassification
 
-from swiss_ner.config import TrainConfig, parse_config
-from swiss_ner.training import (
-    CHECKPOINTS_DIR,
-    TrainingState,
-    continuation_token_mask,
-    find_checkpoint,
-    train,
-    word_consistency_loss,
-)
+from swiss_ner.checkpoints import CHECKPOINTS_DIR, CheckpointError, TrainingState
+from swiss_ner.cli import main
+from swiss_ner.config import ConfigError
+from swiss_ner.results import RunResults
+from swiss_ner.training import TrainingError, train, word_consistency_loss
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_training_lowers_loss_and_writes_everything(trained_run):
     output_dir, results = trained_run
-    losses = [epoch["train_loss"] for epoch in results["history"]]
+    losses = [epoch.train_loss for epoch in results.history]
     assert losses[-1] < losses[0]
-    for name in (
-        "model.safetensors",
-        "config.json",
-        "results.json",
-        "train_config.json",
-        "README.md",
-    ):
+    for name in ("model.safetensors", "config.json", "results.json", "train_config.json",
+                 "README.md", "tokenizer.json"):
         assert (output_dir / name).exists(), name
-    assert (output_dir / "tokenizer.json").exists()
-    assert (output_dir / CHECKPOINTS_DIR / "epoch_3" / "training_state.json").exists()
+    states = [TrainingState.load(p.parent)
+              for p in (output_dir / CHECKPOINTS_DIR).glob("step_*/training_state.json")]
+    assert max(state.completed_steps for state in states) == results.train_steps
+    assert len(states) <= 2, "--save-total-limit 2 keeps the newest two"
     assert list((output_dir / "logs").rglob("events.out.tfevents*")), "no TensorBoard events"
-    assert 0.0 < saved_agreement(output_dir, "de") <= 1.0
-    for lang, scores in results["metrics"].items():
-        assert 0.0 <= scores["whole_word_groups"] <= 1.0, lang
-        assert scores["simple_groups"] > 0, lang
-    saved = json.loads((output_dir / "results.json").read_text())
-    assert saved["train_langs"] == ["de"]
-    assert saved["zero_shot_langs"] == ["fr", "it", "en"]
-    assert set(saved["metrics"]) == {"de", "fr", "it", "en"}
-    assert saved["metrics"]["de"]["num_sentences"] == 200
-    assert saved["metrics"]["de"]["f1"] > 0.0
-    assert set(saved["metrics"]["de"]["per_type"]) == {"PER", "ORG", "LOC"}
-    assert saved["config"]["learning_rate"] == 3e-3
-    assert "transformers" in saved["versions"]
+    saved = RunResults.load(output_dir)
+    assert saved == results
+    assert saved.train_langs == ["de"]
+    assert saved.zero_shot_langs == ["fr", "it", "en"]
+    assert set(saved.metrics) == {"de", "fr", "it", "en"}
+    de = saved.metrics["de"]
+    assert de.num_sentences == 200 and de.f1 > 0.0
+    assert de.f1_ci.low <= de.f1 <= de.f1_ci.high
+    assert set(de.per_type) == {"PER", "ORG", "LOC"}
+    assert 0.0 < de.subword_agreement <= 1.0
+    for lang, scores in saved.metrics.items():
+        assert 0.0 <= scores.whole_word_groups <= 1.0, lang
+        assert scores.simple_groups > 0, lang
+    assert saved.test_metrics == {}, "the shared PAN-X folder has no test split"
+    assert saved.config["learning_rate"] == 3e-3
+    assert "transformers" in saved.versions
     config = json.loads((output_dir / "config.json").read_text())
     assert config["id2label"]["1"] == "B-PER"
     assert config["architectures"] == ["XLMRobertaForTokenClassification"]
-
-
-def saved_agreement(output_dir: Path, lang: str) -> float:
-    return json.loads((output_dir / "results.json").read_text())["metrics"][lang][
-        "subword_agreement"
-    ]
 
 
 def test_saved_model_loads_in_stock_transformers(trained_model_dir):
@@ -66,54 +60,180 @@ def test_saved_model_loads_in_stock_transformers(trained_model_dir):
     assert type(model).__name__ == "XLMRobertaForTokenClassification"
 
 
-def test_resume_continues_at_the_next_step_with_the_same_data(train_config_factory):
-    # 480 sentences / 16 = 30 batches an epoch; the step-20 checkpoint lies mid-epoch.
-    settings = dict(max_steps=40, checkpointing_steps=10, eval_langs=["de"], max_eval_samples=40)
-    full = train_config_factory(**settings)
-    full_results = train(full)
+def assert_same_weights(folder_a: Path, folder_b: Path) -> None:
+    weights_a = load_file(Path(folder_a) / "model.safetensors")
+    weights_b = load_file(Path(folder_b) / "model.safetensors")
+    for name, tensor in weights_a.items():
+        torch.testing.assert_close(weights_b[name], tensor, rtol=0, atol=0, msg=name)
+
+
+RESUME = dict(max_steps=40, checkpointing_steps=10, eval_langs=["de"], max_eval_samples=40,
+              save_total_limit=None)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(train_config_factory):
+    """40 steps over 30-batch epochs, checkpoints every 10 steps (step 20 lies mid-epoch)."""
+    config = train_config_factory(**RESUME)
+    return config, train(config)
+
+
+def test_resume_continues_at_the_next_step_with_the_same_data(train_config_factory,
+                                                              uninterrupted):
+    full, full_results = uninterrupted
     checkpoint = Path(full.output_dir) / CHECKPOINTS_DIR / "step_20"
-    assert TrainingState.load(checkpoint) == TrainingState(0, 20, 20)
+    state = TrainingState.load(checkpoint)
+    assert (state.epoch, state.batches_done_in_epoch, state.completed_steps) == (0, 20, 20)
 
-    resumed = train_config_factory(**settings, resume_from=str(checkpoint))
+    resumed = train_config_factory(**RESUME, resume_from=str(checkpoint))
     resumed_results = train(resumed)
-    assert resumed_results["train_steps"] == full_results["train_steps"] == 40
-    assert [h["step"] for h in resumed_results["history"]] == [30, 40]
-    full_weights = load_file(Path(full.output_dir) / "model.safetensors")
-    resumed_weights = load_file(Path(resumed.output_dir) / "model.safetensors")
-    for name, tensor in full_weights.items():
-        torch.testing.assert_close(resumed_weights[name], tensor, msg=name)
+    assert resumed_results.train_steps == full_results.train_steps == 40
+    assert [h.step for h in resumed_results.history] == [30, 40], "history survives a resume"
+    assert resumed_results.history[0] == full_results.history[0]
+    assert_same_weights(full.output_dir, resumed.output_dir)
 
 
-def test_latest_checkpoint_is_the_one_with_most_steps(tmp_path):
-    for name, steps in (("epoch_1", 30), ("step_40", 40), ("step_10", 10)):
-        folder = tmp_path / CHECKPOINTS_DIR / name
-        folder.mkdir(parents=True)
-        TrainingState(completed_steps=steps).save(folder)
-    assert find_checkpoint(tmp_path, "latest").name == "step_40"
-    with pytest.raises(FileNotFoundError, match="not a swiss-ner checkpoint"):
-        find_checkpoint(tmp_path, str(tmp_path))
+def test_max_steps_extension_resumes_inside_the_epoch(train_config_factory):
+    short = train_config_factory(**{**RESUME, "max_steps": 35})
+    train(short)
+    state = TrainingState.load(Path(short.output_dir) / CHECKPOINTS_DIR / "step_35")
+    assert (state.epoch, state.batches_done_in_epoch) == (1, 5), "stopped mid-epoch, not done"
+    before = load_file(Path(short.output_dir) / "model.safetensors")
+    extended = train_config_factory(**RESUME, output_dir=short.output_dir, resume_from="latest")
+    results = train(extended)
+    assert results.train_steps == 40
+    assert [h.step for h in results.history] == [30, 35, 40]
+    after = load_file(Path(short.output_dir) / "model.safetensors")
+    assert not torch.equal(before["classifier.weight"], after["classifier.weight"]), "trained"
 
 
-def test_config_parses_and_validates():
-    config = parse_config(["--train-langs", "de", "fr", "--model", "m", "--no-label-all-tokens"])
-    assert config.train_langs == ["de", "fr"]
-    assert config.model_name_or_path == "m"
-    assert not config.label_all_tokens
-    assert (config.num_epochs, config.batch_size, config.learning_rate) == (3, 24, 5e-5)
-    with pytest.raises(ValueError, match="'rm' is not in --langs"):
-        TrainConfig(train_langs=["rm"]).validate()
+def test_a_new_run_refuses_a_folder_with_another_runs_checkpoints(train_config_factory,
+                                                                  uninterrupted):
+    full, _ = uninterrupted
+    other = train_config_factory(**{**RESUME, "learning_rate": 1e-3}, output_dir=full.output_dir)
+    with pytest.raises(CheckpointError, match="already holds checkpoints"):
+        train(other)
+    with pytest.raises(CheckpointError, match="no checkpoint of this run"):
+        train(train_config_factory(**{**RESUME, "learning_rate": 1e-3},
+                                   output_dir=full.output_dir, resume_from="latest"))
+
+
+def test_corrupt_latest_checkpoint_names_the_file_and_the_previous_one(train_config_factory,
+                                                                       uninterrupted, tmp_path):
+    import shutil
+
+    full, _ = uninterrupted
+    copy = tmp_path / "run"
+    shutil.copytree(full.output_dir, copy)
+    latest = copy / CHECKPOINTS_DIR / "step_40"
+    for weights in latest.glob("*.safetensors"):
+        weights.write_bytes(weights.read_bytes()[:100])
+    config = train_config_factory(**RESUME, output_dir=str(copy), resume_from="latest")
+    corrupt = r"step_40/model.safetensors is corrupt.*--resume-from .*step_30"
+    with pytest.raises(CheckpointError, match=corrupt):
+        train(config)
+
+
+def test_non_finite_loss_stops_the_run(train_config_factory):
+    config = train_config_factory(learning_rate=1e4, max_steps=30, log_every=5,
+                                  eval_langs=["de"], max_eval_samples=20)
+    with pytest.raises(TrainingError, match=r"non-finite .* at step \d+; lower --learning-rate"):
+        train(config)
+    assert not (Path(config.output_dir) / "model.safetensors").exists()
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--num-epochs", "0"], "--num-epochs must be at least 1"),
+        (["--max-steps", "-5"], "--max-steps must be at least 1"),
+        (["--batch-size", "0"], "--batch-size must be at least 1"),
+        (["--learning-rate", "-1"], "--learning-rate must be greater than 0"),
+        (["--gradient-accumulation-steps", "0"], "--gradient-accumulation-steps must be at"),
+        (["--fracs", "0", "1", "1", "1"], r"--fracs must lie in \(0, 1\]"),
+        (["--fracs", "1.5", "1", "1", "1"], r"--fracs must lie in \(0, 1\]"),
+        (["--max-train-samples", "0"], "--max-train-samples must be at least 1"),
+        (["--hub-model-id", "bad id with spaces"], "--hub-model-id 'bad id with spaces' is not"),
+        (["--train-langs", "rm"], "'rm' is not in --langs"),
+    ],
+)
+def test_bad_options_fail_in_one_line_before_training(argv, message, capsys, tmp_path):
+    status = main(["train", "--output-dir", str(tmp_path), *argv])
+    assert status == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("swiss-ner: error:") and "\n" not in err
+    assert __import__("re").search(message, err), err
+
+
+def test_model_folder_without_tokenizer_is_refused(train_config_factory, small_model_dir,
+                                                   tmp_path, capsys):
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    for name in ("config.json", "model.safetensors"):
+        (bare / name).write_bytes((small_model_dir / name).read_bytes())
+    config = train_config_factory(model_name_or_path=str(bare))
+    assert main(["train", "--model", str(bare), "--data-dir", config.data_dir,
+                 "--output-dir", str(tmp_path / "out")]) == 1
+    assert "no usable tokenizer" in capsys.readouterr().err
 
 
 def test_help_explains_the_options():
     result = subprocess.run(
         [sys.executable, str(PROJECT_ROOT / "scripts" / "train.py"), "--help"],
-        capture_output=True,
-        text=True,
-        check=True,
+        capture_output=True, text=True, check=True,
     )
-    assert "--train-langs" in result.stdout
-    assert "--resume-from" in result.stdout
+    for option in ("--train-langs", "--resume-from", "--group-by-length", "--log-every"):
+        assert option in result.stdout
     assert "concatenated" in result.stdout
+
+
+def run_cli(config, *extra: str) -> list[str]:
+    return [
+        sys.executable, "-m", "swiss_ner.cli", "train",
+        "--model", config.model_name_or_path, "--data-dir", config.data_dir,
+        "--output-dir", config.output_dir, "--max-length", "64", "--batch-size", "16",
+        "--learning-rate", "3e-3", "--max-train-samples", "480", "--eval-langs", "de",
+        "--max-eval-samples", "40", "--report-to", "none", "--num-threads", "1", *extra,
+    ]  # fmt: skip
+
+
+def wait_for_checkpoint(folder: Path, process: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.time() + timeout
+    while not list((folder / CHECKPOINTS_DIR).glob("step_*/training_state.json")):
+        assert process.poll() is None, process.communicate()[1][-2000:]
+        assert time.time() < deadline, "no checkpoint appeared"
+        time.sleep(0.2)
+
+
+def test_sigkill_mid_epoch_then_resume_is_bit_identical(train_config_factory, uninterrupted):
+    full, _ = uninterrupted
+    config = train_config_factory(**RESUME)
+    process = subprocess.Popen(run_cli(config, "--max-steps", "40", "--checkpointing-steps", "5"),
+                               stderr=subprocess.PIPE, text=True)
+    wait_for_checkpoint(Path(config.output_dir), process)
+    process.kill()
+    process.wait()
+    assert not (Path(config.output_dir) / "results.json").exists(), "killed too late"
+    resumed = subprocess.run(run_cli(config, "--max-steps", "40", "--checkpointing-steps", "10",
+                                     "--resume-from", "latest"), capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert_same_weights(full.output_dir, config.output_dir)
+
+
+def test_sigterm_saves_a_checkpoint_and_exits_non_zero(train_config_factory):
+    config = train_config_factory(**RESUME)
+    process = subprocess.Popen(run_cli(config, "--max-steps", "200", "--checkpointing-steps", "3"),
+                               stderr=subprocess.PIPE, text=True)
+    wait_for_checkpoint(Path(config.output_dir), process)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 1
+    assert "stopped by signal SIGTERM" in err and "--resume-from latest" in err
+    folder = Path(config.output_dir) / CHECKPOINTS_DIR
+    assert not list(folder.glob(".partial-*")), "a checkpoint was left half-written"
+    newest = max(TrainingState.load(p).completed_steps for p in folder.glob("step_*"))
+    assert 0 < newest < 200
+    assert not (Path(config.output_dir) / "results.json").exists()
 
 
 def test_two_processes_evaluate_each_sentence_once(train_config_factory):
@@ -125,16 +245,17 @@ def test_two_processes_evaluate_each_sentence_once(train_config_factory):
         "--model", config.model_name_or_path, "--data-dir", config.data_dir,
         "--output-dir", config.output_dir, "--max-steps", "4", "--batch-size", "8",
         "--max-length", "64", "--eval-langs", "de", "fr", "--max-train-samples", "200",
-        "--max-eval-samples", "101", "--report-to", "none",
+        "--max-eval-samples", "101", "--report-to", "none", "--cpu",
     ]  # fmt: skip
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    # --cpu and no visible GPU: two gloo processes even on a machine with one GPU.
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
-    results = json.loads((Path(config.output_dir) / "results.json").read_text())
-    assert results["num_processes"] == 2
-    assert results["metrics"]["de"]["num_sentences"] == 101
-    assert results["metrics"]["fr"]["num_sentences"] == 101
-    assert results["train_steps"] == 4
+    results = RunResults.load(config.output_dir)
+    assert results.num_processes == 2
+    assert results.metrics["de"].num_sentences == 101
+    assert results.metrics["fr"].num_sentences == 101
+    assert results.train_steps == 4
 
 
 def test_word_consistency_loss_is_zero_only_when_pieces_agree():
@@ -153,12 +274,5 @@ def test_word_consistency_loss_is_zero_only_when_pieces_agree():
     assert word_consistency_loss(disagreeing, input_ids, continuation, continuation_map) > 1.0
 
 
-def test_continuation_pieces_are_those_without_the_word_prefix(small_model_dir):
-    tokenizer = AutoTokenizer.from_pretrained(small_model_dir)
-    mask = continuation_token_mask(tokenizer)
-    pieces = tokenizer.convert_ids_to_tokens(tokenizer("Zürich Eidgenossenschaft")["input_ids"])
-    ids = tokenizer("Zürich Eidgenossenschaft")["input_ids"]
-    for piece, token_id in zip(pieces, ids, strict=True):
-        expected = token_id not in tokenizer.all_special_ids and not piece.startswith("▁")
-        assert bool(mask[token_id]) == expected, piece
-    assert mask[ids].any(), "a long rare word should split into pieces"
+def test_config_error_is_a_value_error():
+    assert issubclass(ConfigError, ValueError)

@@ -1,0 +1,44 @@
+"""The project's fixed names and numbers, stated once: labels, languages, shares, markers.
+
+Only the standard library is imported here, so the command line can read these without
+loading torch.
+"""
+
+from __future__ import annotations
+
+# PAN-X's IOB2 tags in the Hub's ClassLabel order (ids 0..6); the default label set.
+LABEL_NAMES: tuple[str, ...] = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC")
+# Label id that the loss and the metric skip: special tokens, padding, unscored pieces.
+IGNORE_INDEX = -100
+# SentencePiece marks the first piece of a word with this prefix (XLM-R's tokenizer).
+WORD_PREFIX = "▁"
+
+# Languages of the Swiss mix and their shares of Swiss text (de, fr, it, en).
+SWISS_LANGS: tuple[str, ...] = ("de", "fr", "it", "en")
+SWISS_FRACS: tuple[float, ...] = (0.629, 0.229, 0.084, 0.059)
+LANGUAGE_NAMES: dict[str, str] = {"de": "German", "fr": "French", "it": "Italian", "en": "English"}
+
+SPLITS: tuple[str, ...] = ("train", "validation", "test")
+HUB_DATASET = "google/xtreme"
+# The canonical Hub id of the model the book fine-tunes (``xlm-roberta-base`` redirects here).
+DEFAULT_MODEL = "FacebookAI/xlm-roberta-base"
+
+
+def entity_types(label_names: tuple[str, ...] | list[str]) -> list[str]:
+    """The entity types of an IOB2 label set, in order of first appearance (PER, ORG, LOC)."""
+    types: list[str] = []
+    for name in label_names:
+        prefix, _, entity = name.partition("-")
+        if prefix in ("B", "I") and entity and entity not in types:
+            types.append(entity)
+    return types
+
+
+def split_tag(tag: str) -> tuple[str, str]:
+    """``("B", "PER")`` from ``"B-PER"``, ``("O", "")`` for outside; a bare ``"PER"`` is inside."""
+    if tag == "O" or not tag:
+        return "O", ""
+    prefix, dash, entity_type = tag.partition("-")
+    if dash and prefix in {"B", "I"}:
+        return prefix, entity_type
+    return "I", tag

@@ -1,0 +1,167 @@
+"""``RunResults``: the typed run record behind ``results.json``.
+
+Training writes it; the model card, the push, the cross-lingual report and the error analysis
+read it. Every field has a type, and the schema version says which fields a file may hold.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 2
+RESULTS_FILE = "results.json"
+
+
+@dataclass
+class Interval:
+    """A 95% bootstrap confidence interval (percentiles over resampled sentences)."""
+
+    low: float
+    high: float
+
+
+@dataclass
+class EntityScores:
+    """Entity-level scores of one entity type; ``number`` is its count in the gold tags."""
+
+    precision: float
+    recall: float
+    f1: float
+    number: int
+    f1_ci: Interval | None = None
+
+
+@dataclass
+class LanguageScores:
+    """Scores of one language on one split, with what was and was not scored."""
+
+    precision: float
+    recall: float
+    f1: float
+    accuracy: float
+    num_sentences: int
+    num_entities: int
+    per_type: dict[str, EntityScores] = field(default_factory=dict)
+    f1_ci: Interval | None = None
+    truncated_sentences: int = 0
+    truncated_entities: int = 0
+    subword_agreement: float | None = None
+    whole_word_groups: float | None = None
+    simple_groups: int | None = None
+
+
+@dataclass
+class EpochRecord:
+    """One line of the training history."""
+
+    epoch: int
+    step: int
+    train_loss: float
+    f1: dict[str, float]
+
+
+@dataclass
+class DatasetInfo:
+    """Where the data came from and how much of it there was."""
+
+    source: str
+    fracs: dict[str, float]
+    train_sentences: int
+    sizes: dict[str, dict[str, int]]
+    entity_counts: dict[str, dict[str, dict[str, int]]]
+    truncated_train_sentences: int = 0
+
+
+@dataclass
+class RunResults:
+    """Everything a finished run reports; ``results.json`` is this, as JSON."""
+
+    config: dict[str, Any]
+    label_names: list[str]
+    train_langs: list[str]
+    eval_langs: list[str]
+    eval_split: str
+    metrics: dict[str, LanguageScores]
+    dataset: DatasetInfo
+    history: list[EpochRecord]
+    train_time_s: float
+    train_steps: int
+    num_processes: int
+    mixed_precision: str
+    versions: dict[str, str]
+    test_metrics: dict[str, LanguageScores] = field(default_factory=dict)
+    schema_version: int = SCHEMA_VERSION
+
+    @property
+    def zero_shot_langs(self) -> list[str]:
+        return [lang for lang in self.eval_langs if lang not in self.train_langs]
+
+    @property
+    def entity_types(self) -> list[str]:
+        from swiss_ner.constants import entity_types
+
+        return entity_types(self.label_names)
+
+    @property
+    def headline_split(self) -> str:
+        """The split the card leads with: test when it was scored, else the evaluation split."""
+        return "test" if self.test_metrics else self.eval_split
+
+    @property
+    def headline_metrics(self) -> dict[str, LanguageScores]:
+        return self.test_metrics or self.metrics
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> RunResults:
+        version = values.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise ValueError(
+                f"results schema version {version} is not {SCHEMA_VERSION}; re-run the "
+                "evaluation with this version of swiss-ner"
+            )
+        values = dict(values)
+        values["metrics"] = _language_scores(values["metrics"])
+        values["test_metrics"] = _language_scores(values.get("test_metrics") or {})
+        values["dataset"] = DatasetInfo(**values["dataset"])
+        values["history"] = [EpochRecord(**record) for record in values["history"]]
+        return cls(**values)
+
+    @classmethod
+    def load(cls, folder_or_file: str | Path) -> RunResults:
+        """Read ``results.json`` (or the file given); errors name the file."""
+        path = Path(folder_or_file)
+        if path.is_dir():
+            path = path / RESULTS_FILE
+        try:
+            return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            raise FileNotFoundError(f"{path} not found: train a model into that folder") from None
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+            raise ValueError(f"{path} is not a swiss-ner run record: {error}") from None
+
+
+def _interval(value: dict | None) -> Interval | None:
+    return Interval(**value) if value else None
+
+
+def _language_scores(values: dict[str, dict]) -> dict[str, LanguageScores]:
+    scores = {}
+    for lang, entry in values.items():
+        entry = dict(entry)
+        entry["f1_ci"] = _interval(entry.get("f1_ci"))
+        entry["per_type"] = {
+            entity: EntityScores(**{**typed, "f1_ci": _interval(typed.get("f1_ci"))})
+            for entity, typed in entry.get("per_type", {}).items()
+        }
+        scores[lang] = LanguageScores(**entry)
+    return scores
