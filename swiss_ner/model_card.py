@@ -1,9 +1,10 @@
 """The Hub model card (README.md) and per-language result table of a publish folder.
 
-The card is rendered from ``results.json`` with the Jinja template ``model_card.md`` through
-``huggingface_hub.ModelCard.from_template``, so its YAML header (languages, widget examples,
-model-index with one entry per evaluated language) is what the Hub reads, and its body is what
-people read.
+The card is rendered from the run record (:class:`~swiss_ner.results.RunResults`) with the Jinja
+template ``model_card_template.md`` through ``huggingface_hub.ModelCard.from_template``, so its
+YAML header (languages, widget examples, model-index with one entry per language and split) is
+what the Hub reads, and its body is what people read. Every F1 carries its bootstrap interval,
+and the split of every number is named: the test split leads when the run scored one.
 """
 
 from __future__ import annotations
@@ -16,38 +17,42 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from huggingface_hub.errors import HFValidationError
 from huggingface_hub.utils import validate_repo_id
 
-from swiss_ner.config import SWISS_FRACS, SWISS_LANGS
-from swiss_ner.data import ENTITY_TYPES, HUB_DATASET, LABEL_NAMES, SPLITS
+from swiss_ner.constants import DEFAULT_MODEL, HUB_DATASET, LABEL_NAMES, LANGUAGE_NAMES, SPLITS
+from swiss_ner.results import EntityScores, Interval, LanguageScores, RunResults
+from swiss_ner.widget import WIDGET_EXAMPLES
 
-RESULTS_FILE = "results.json"
 CARD_FILE = "README.md"
 PER_LANGUAGE_FILE = "results_per_language.csv"
-PACKAGED_TEMPLATE = Path(__file__).with_name("model_card_template.md")
-SOURCE_TREE_TEMPLATE = Path(__file__).resolve().parents[1] / "model_card.md"
+TEMPLATE_PATH = Path(__file__).with_name("model_card_template.md")
+HUB_URL = "https://huggingface.co"
 
-LANGUAGE_NAMES = {"de": "German", "fr": "French", "it": "Italian", "en": "English"}
-WIDGET_EXAMPLES = {
-    "de": "Angela Merkel besuchte am Montag die Credit Suisse in Zürich.",
-    "fr": "Alain Berset a rencontré les dirigeants de Nestlé à Lausanne.",
-    "it": "Ignazio Cassis ha visitato la sede della Banca della Svizzera Italiana a Lugano.",
-    "en": "Roger Federer signed a new sponsorship deal with Rolex in Geneva.",
+# Un-namespaced ids the Hub redirects; the card names the canonical one.
+LEGACY_HUB_IDS = {
+    "xlm-roberta-base": DEFAULT_MODEL,
+    "xlm-roberta-large": "FacebookAI/xlm-roberta-large",
+}
+ENTITY_DESCRIPTIONS = {
+    "PER": "persons",
+    "ORG": "organisations",
+    "LOC": "locations",
+    "MISC": "other names",
 }
 CARD_TAGS = [
     "token-classification",
     "ner",
     "named-entity-recognition",
     "xlm-roberta",
-    "pan-x",
-    "wikiann",
     "multilingual",
     "switzerland",
 ]
+PANX_TAGS = ["pan-x", "wikiann"]
 CARD_METRICS = ["precision", "recall", "f1"]
 XLMR_BASE_HIDDEN_SIZE = 768
 XLMR_BASE_LAYERS = 12
 HYPERPARAMETER_FIELDS = [
     "model_name_or_path",
     "train_langs",
+    "eval_split",
     "num_epochs",
     "max_steps",
     "batch_size",
@@ -58,35 +63,11 @@ HYPERPARAMETER_FIELDS = [
     "max_grad_norm",
     "max_length",
     "label_all_tokens",
+    "consistency_weight",
     "max_train_samples",
     "max_eval_samples",
     "seed",
 ]
-
-
-def followed_link_stand_in(path: Path) -> Path:
-    """``path``, or the file it names when it is a checked-out symlink stand-in.
-
-    The packaged template is a symlink to the top-level ``model_card.md``. Where git cannot make
-    symlinks (Windows without developer mode) it writes a small file holding the link target
-    instead; rendering that would give a card reading "../model_card.md".
-    """
-    text = path.read_text(encoding="utf-8").strip()
-    if "\n" not in text and "{{" not in text and text.endswith(".md"):
-        target = (path.parent / text).resolve()
-        if target.is_file():
-            return target
-    return path
-
-
-def default_template_path() -> Path:
-    """The card template: the copy shipped in the package, else the source tree's model_card.md."""
-    for candidate in (PACKAGED_TEMPLATE, SOURCE_TREE_TEMPLATE):
-        if candidate.is_file():
-            return followed_link_stand_in(candidate)
-    raise FileNotFoundError(
-        f"model card template not found at {PACKAGED_TEMPLATE} or {SOURCE_TREE_TEMPLATE}"
-    )
 
 
 def is_hub_model_id(name_or_path: str | None) -> bool:
@@ -102,150 +83,232 @@ def is_hub_model_id(name_or_path: str | None) -> bool:
     return True
 
 
-def _model_name(results: dict, repo_id: str | None) -> str:
-    if repo_id:
-        return repo_id.split("/")[-1]
-    output_dir = results.get("config", {}).get("output_dir") or "xlmr-panx-ch"
-    return Path(output_dir).name
+def canonical_base_model(name_or_path: str | None) -> str | None:
+    """The Hub id to link as ``base_model`` (legacy ids under their organisation); None if local."""
+    if not is_hub_model_id(name_or_path):
+        return None
+    return LEGACY_HUB_IDS.get(name_or_path, name_or_path)
 
 
-def _card_languages(results: dict) -> list[str]:
-    return list(results.get("config", {}).get("langs") or SWISS_LANGS)
+def language_name(lang: str) -> str:
+    return LANGUAGE_NAMES.get(lang, lang)
 
 
-def eval_results_from_results(results: dict) -> list[EvalResult]:
-    """One EvalResult per evaluated language and metric (precision, recall, F1) for model-index."""
-    split = results.get("eval_split", "validation")
-    zero_shot = set(results.get("zero_shot_langs", []))
+def card_languages(results: RunResults) -> list[str]:
+    """The languages the model was trained or evaluated on, in the order of the mix."""
+    used = {*results.train_langs, *results.eval_langs}
+    return [lang for lang in results.config["langs"] if lang in used]
+
+
+def is_panx(results: RunResults) -> bool:
+    """Whether the run used PAN-X's label set, i.e. PAN-X data (from the Hub or local files)."""
+    return set(results.label_names) == set(LABEL_NAMES)
+
+
+def plain_widget(languages: list[str]) -> list[dict]:
+    """Widget examples without outputs: one sentence per language."""
+    return [
+        {"text": WIDGET_EXAMPLES[lang], "example_title": language_name(lang)}
+        for lang in languages
+        if lang in WIDGET_EXAMPLES
+    ]
+
+
+def model_widget(model_dir: str | Path, languages: list[str]) -> list[dict]:
+    """Widget examples with the stock pipeline's output on ``model_dir``; plain without it."""
+    try:
+        from swiss_ner.widget import widget_examples
+
+        return widget_examples(model_dir, languages)
+    except ImportError:
+        return plain_widget(languages)
+
+
+def _model_name(results: RunResults, repo_id: str | None) -> str:
+    return repo_id.split("/")[-1] if repo_id else Path(results.config["output_dir"]).name
+
+
+def _dataset_type(results: RunResults) -> str:
+    return HUB_DATASET if is_panx(results) else Path(results.dataset.source).name
+
+
+def _data_name(results: RunResults) -> str:
+    return "PAN-X" if is_panx(results) else f"`{Path(results.dataset.source).name}`"
+
+
+def split_dataset_name(results: RunResults, lang: str, split: str, num_sentences: int) -> str:
+    """``PAN-X.fr test (Swiss mix, 2,290 sentences)``: never mistaken for the full split."""
+    prefix = f"PAN-X.{lang}" if is_panx(results) else f"{_dataset_type(results)} {lang}"
+    return f"{prefix} {split} (Swiss mix, {num_sentences:,} sentences)"
+
+
+def _split_eval_results(
+    results: RunResults, split: str, scores: dict[str, LanguageScores]
+) -> list[EvalResult]:
+    zero_shot = set(results.zero_shot_langs)
     eval_results = []
-    for lang, metrics in results["metrics"].items():
+    for lang, language_scores in scores.items():
         suffix = ", zero-shot" if lang in zero_shot else ""
         for metric in CARD_METRICS:
             eval_results.append(
                 EvalResult(
                     task_type="token-classification",
                     task_name="Named Entity Recognition",
-                    dataset_type=HUB_DATASET,
-                    dataset_name=f"PAN-X.{lang}",
-                    dataset_config=f"PAN-X.{lang}",
+                    dataset_type=_dataset_type(results),
+                    dataset_name=split_dataset_name(
+                        results, lang, split, language_scores.num_sentences
+                    ),
+                    dataset_config=f"PAN-X.{lang}" if is_panx(results) else lang,
                     dataset_split=split,
+                    dataset_args={
+                        "fraction": results.dataset.fracs[lang],
+                        "seed": results.config["seed"],
+                        "sentences": language_scores.num_sentences,
+                    },
                     metric_type=metric,
-                    metric_name=f"{metric.capitalize()} ({lang}{suffix})",
-                    metric_value=round(float(metrics[metric]), 4),
+                    metric_name=f"{metric.capitalize()} ({lang}, {split}{suffix})",
+                    metric_value=round(float(getattr(language_scores, metric)), 4),
                 )
             )
     return eval_results
 
 
+def eval_results_from_results(results: RunResults) -> list[EvalResult]:
+    """model-index entries: per split (headline first), language and metric (P, R, F1)."""
+    eval_results = _split_eval_results(results, results.headline_split, results.headline_metrics)
+    if results.test_metrics:
+        eval_results += _split_eval_results(results, results.eval_split, results.metrics)
+    return eval_results
+
+
 def card_data_from_results(
-    results: dict,
+    results: RunResults,
     repo_id: str | None,
     base_model: str | None = None,
     license: str = "apache-2.0",
+    widget: list[dict] | None = None,
 ) -> ModelCardData:
     """The card's YAML metadata: languages, license, widget sentences and the model-index.
 
-    ``base_model`` defaults to the run's ``model_name_or_path`` when that is a Hub id; a local
-    folder is left out, since the Hub only links ``base_model`` to Hub repositories.
+    ``base_model`` defaults to the run's ``model_name_or_path`` when that is a Hub id (under its
+    canonical name); a local folder is left out, since the Hub links only Hub repositories.
+    ``widget`` defaults to the example sentences without outputs.
     """
-    if base_model is None:
-        trained_from = results.get("config", {}).get("model_name_or_path")
-        base_model = trained_from if is_hub_model_id(trained_from) else None
-    languages = _card_languages(results)
-    widget = [
-        {"text": WIDGET_EXAMPLES[lang], "example_title": LANGUAGE_NAMES.get(lang, lang)}
-        for lang in languages
-        if lang in WIDGET_EXAMPLES
-    ]
+    base_model = canonical_base_model(base_model or results.config["model_name_or_path"])
+    languages = card_languages(results)
+    panx = is_panx(results)
     return ModelCardData(
         language=languages,
         license=license,
         library_name="transformers",
         pipeline_tag="token-classification",
         base_model=base_model,
-        datasets=[HUB_DATASET],
+        datasets=[HUB_DATASET] if panx else None,
         metrics=list(CARD_METRICS),
-        tags=list(CARD_TAGS),
+        tags=CARD_TAGS + (PANX_TAGS if panx else []),
         model_name=_model_name(results, repo_id),
         eval_results=eval_results_from_results(results),
-        widget=widget,
+        widget=plain_widget(languages) if widget is None else widget,
     )
 
 
-def _format_f1(per_type: dict, entity: str) -> str:
-    scores = per_type.get(entity)
-    return f"{scores['f1']:.3f}" if scores else "–"
+def format_f1(f1: float, interval: Interval | None) -> str:
+    """``0.682 (0.671–0.693)``: the F1 and its 95% bootstrap interval, when there is one."""
+    if interval is None:
+        return f"{f1:.3f}"
+    return f"{f1:.3f} ({interval.low:.3f}–{interval.high:.3f})"
 
 
-def _result_rows(results: dict) -> list[dict]:
-    zero_shot = set(results.get("zero_shot_langs", []))
-    rows = []
-    for lang, metrics in results["metrics"].items():
-        per_type = metrics.get("per_type", {})
-        rows.append(
-            {
-                "lang": lang,
-                "name": LANGUAGE_NAMES.get(lang, lang),
-                "zero_shot": lang in zero_shot,
-                "num_sentences": metrics.get("num_sentences", "–"),
-                "precision": metrics["precision"],
-                "recall": metrics["recall"],
-                "f1": metrics["f1"],
-                "per_f1": _format_f1(per_type, "PER"),
-                "org_f1": _format_f1(per_type, "ORG"),
-                "loc_f1": _format_f1(per_type, "LOC"),
-            }
-        )
-    return rows
+def _type_f1(scores: EntityScores | None) -> str:
+    return "–" if scores is None else format_f1(scores.f1, scores.f1_ci)
 
 
-def _data_rows(results: dict) -> list[dict]:
-    config = results.get("config", {})
-    dataset = results.get("dataset", {})
-    langs = config.get("langs") or list(SWISS_LANGS)
-    fracs = dataset.get("fracs") or dict(
-        zip(langs, config.get("fracs") or SWISS_FRACS, strict=False)
-    )
-    sizes = dataset.get("sizes", {})
-    counts = dataset.get("entity_counts", {})
-    rows = []
-    for lang in langs:
-        train_counts = counts.get(lang, {}).get("train", {})
-        rows.append(
-            {
-                "lang": lang,
-                "name": LANGUAGE_NAMES.get(lang, lang),
-                "frac": fracs.get(lang, "–"),
-                **{split: sizes.get(lang, {}).get(split, "–") for split in SPLITS},
-                **{entity.lower(): train_counts.get(entity, "–") for entity in ENTITY_TYPES},
-            }
-        )
-    return rows
+def _score_rows(results: RunResults, scores: dict[str, LanguageScores]) -> list[dict]:
+    zero_shot = set(results.zero_shot_langs)
+    return [
+        {
+            "language": f"{language_name(lang)} (`{lang}`)" + (" *" if lang in zero_shot else ""),
+            "num_sentences": f"{language_scores.num_sentences:,}",
+            "num_entities": f"{language_scores.num_entities:,}",
+            "precision": f"{language_scores.precision:.3f}",
+            "recall": f"{language_scores.recall:.3f}",
+            "f1": format_f1(language_scores.f1, language_scores.f1_ci),
+            "type_f1": [
+                _type_f1(language_scores.per_type.get(entity)) for entity in results.entity_types
+            ],
+        }
+        for lang, language_scores in scores.items()
+    ]
 
 
-def _history_rows(results: dict) -> list[dict]:
-    rows = []
-    for entry in results.get("history", []):
-        f1 = entry.get("f1", {})
-        rows.append(
-            {
-                "epoch": entry.get("epoch", "–"),
-                "step": entry.get("step", "–"),
-                "train_loss": float(entry.get("train_loss", float("nan"))),
-                "f1_text": {lang: f"{value:.3f}" for lang, value in f1.items()}
-                | {lang: "–" for lang in results["metrics"] if lang not in f1},
-            }
-        )
-    return rows
+def _truncation_notes(scores: dict[str, LanguageScores]) -> list[str]:
+    return [
+        f"{language_name(lang)} {s.truncated_sentences:,} sentence(s), "
+        f"{s.truncated_entities:,} entity(ies)"
+        for lang, s in scores.items()
+        if s.truncated_sentences or s.truncated_entities
+    ]
+
+
+def _score_tables(results: RunResults) -> list[dict]:
+    """The headline split's table first, then the evaluation split's when test leads."""
+    splits = [(results.headline_split, results.headline_metrics)]
+    if results.test_metrics:
+        splits.append((results.eval_split, results.metrics))
+    return [
+        {
+            "split": split,
+            "rows": _score_rows(results, scores),
+            "truncated": _truncation_notes(scores),
+        }
+        for split, scores in splits
+    ]
+
+
+def _data_splits(results: RunResults) -> list[str]:
+    present = {split for sizes in results.dataset.sizes.values() for split in sizes}
+    return [split for split in SPLITS if split in present]
+
+
+def _data_rows(results: RunResults) -> list[dict]:
+    dataset = results.dataset
+    return [
+        {
+            "language": f"{language_name(lang)} (`{lang}`)",
+            "fraction": dataset.fracs[lang],
+            "sizes": [f"{sizes[split]:,}" if split in sizes else "–"
+                      for split in _data_splits(results)],
+            "entities": [
+                f"{dataset.entity_counts[lang]['train'][entity]:,}"
+                for entity in results.entity_types
+            ],
+        }
+        for lang, sizes in dataset.sizes.items()
+    ]
+
+
+def _history_rows(results: RunResults) -> list[dict]:
+    return [
+        {
+            "epoch": record.epoch,
+            "step": record.step,
+            "train_loss": record.train_loss,
+            "f1": [
+                f"{record.f1[lang]:.3f}" if lang in record.f1 else "–"
+                for lang in results.eval_langs
+            ],
+        }
+        for record in results.history
+    ]
 
 
 def _architecture(model_config: dict | None) -> str:
     if not model_config:
         return "architecture unknown"
     return (
-        f"hidden size {model_config.get('hidden_size', '?')}, "
-        f"{model_config.get('num_hidden_layers', '?')} layers, "
-        f"vocabulary {model_config.get('vocab_size', '?')}"
+        f"hidden size {model_config['hidden_size']}, "
+        f"{model_config['num_hidden_layers']} layers, "
+        f"vocabulary {model_config['vocab_size']}"
     )
 
 
@@ -253,30 +316,29 @@ def _is_smaller_than_base(model_config: dict | None) -> bool:
     if not model_config:
         return False
     return (
-        model_config.get("hidden_size", XLMR_BASE_HIDDEN_SIZE) < XLMR_BASE_HIDDEN_SIZE
-        or model_config.get("num_hidden_layers", XLMR_BASE_LAYERS) < XLMR_BASE_LAYERS
+        model_config["hidden_size"] < XLMR_BASE_HIDDEN_SIZE
+        or model_config["num_hidden_layers"] < XLMR_BASE_LAYERS
     )
 
 
 def _base_model_sentence(trained_from: str, model_config: dict | None) -> str:
-    if is_hub_model_id(trained_from):
-        return f"[{trained_from}](https://huggingface.co/{trained_from})"
+    hub_id = canonical_base_model(trained_from)
+    if hub_id:
+        return f"[{hub_id}]({HUB_URL}/{hub_id})"
     return (
         f"an XLM-RoBERTa model from a local folder (`{Path(trained_from).name}`, "
         f"{_architecture(model_config)}; not on the Hub)"
     )
 
 
-def _dataset_source(source: str | None) -> str:
+def _dataset_source(source: str) -> str:
     """Where the data came from, without publishing a local absolute path."""
-    if not source or source == HUB_DATASET:
+    if source == HUB_DATASET:
         return f"the Hub dataset `{HUB_DATASET}`"
-    return f"local IOB2 files of the same data (`{Path(source).name}/`)"
+    return f"local IOB2 files (`{Path(source).name}/`)"
 
 
-def _train_time(seconds: float | None) -> str:
-    if seconds is None:
-        return "an unrecorded time"
+def _train_time(seconds: float) -> str:
     minutes, secs = divmod(int(round(seconds)), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes} min" if hours else f"{minutes} min {secs} s"
@@ -290,114 +352,172 @@ def _format_value(value: object) -> str:
     return str(value)
 
 
-def _hyperparameters(config: dict, trained_from: str) -> list[tuple[str, str]]:
+def _hyperparameters(config: dict) -> list[tuple[str, str]]:
     """The recipe's settings; a local base model shows as its folder name, not a local path."""
-    rows = [(name, _format_value(config[name])) for name in HYPERPARAMETER_FIELDS if name in config]
-    if is_hub_model_id(trained_from):
-        return rows
-    local = f"local folder `{Path(trained_from).name}`"
-    return [(name, local if name == "model_name_or_path" else value) for name, value in rows]
+    rows = [(name, _format_value(config[name])) for name in HYPERPARAMETER_FIELDS]
+    trained_from = config["model_name_or_path"]
+    shown_model = canonical_base_model(trained_from) or f"local folder `{Path(trained_from).name}`"
+    return [(name, shown_model if name == "model_name_or_path" else value) for name, value in rows]
 
 
-def _template_values(results: dict, repo_id: str | None, model_config: dict | None) -> dict:
-    config = results.get("config", {})
-    trained_from = config.get("model_name_or_path") or "xlm-roberta-base"
+def _phrase(items: list[str]) -> str:
+    """``a, b and c``."""
+    return " and ".join(items) if len(items) < 3 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _entity_phrase(entity_types: list[str]) -> str:
+    return _phrase(
+        [
+            f"{ENTITY_DESCRIPTIONS[entity]} ({entity})" if entity in ENTITY_DESCRIPTIONS
+            else f"{entity} entities"
+            for entity in entity_types
+        ]
+    )
+
+
+def _intro_values(
+    results: RunResults, repo_id: str | None, model_config: dict | None, space_id: str | None
+) -> dict:
+    """What the card says about the model, its use and its widget."""
+    trained_from = results.config["model_name_or_path"]
     model_name = _model_name(results, repo_id)
-    train_langs = results.get("train_langs") or config.get("train_langs") or []
-    usage_lang = next((lang for lang in train_langs if lang in WIDGET_EXAMPLES), "de")
+    languages = card_languages(results)
+    usage_lang = next((lang for lang in results.train_langs if lang in WIDGET_EXAMPLES), "de")
     return {
         "model_name": model_name,
         "repo_ref": repo_id or f"<your-org>/{model_name}",
+        "entity_types": results.entity_types,
+        "entity_list": _phrase(results.entity_types),
+        "entity_phrase": _entity_phrase(results.entity_types),
+        "language_phrase": _phrase([language_name(lang) for lang in languages]),
         "base_model_sentence": _base_model_sentence(trained_from, model_config),
         "architecture": _architecture(model_config),
         "smaller_than_base": _is_smaller_than_base(model_config),
         "usage_example": WIDGET_EXAMPLES[usage_lang],
-        "label_all_tokens": bool(config.get("label_all_tokens", True)),
-        "eval_split": results.get("eval_split", "validation"),
-        "train_langs": train_langs,
-        "eval_langs": list(results["metrics"]),
-        "zero_shot_langs": results.get("zero_shot_langs", []),
-        "result_rows": _result_rows(results),
+        "space_id": space_id,
+        "space_url": f"{HUB_URL}/spaces/{space_id}" if space_id else None,
+        "data_name": _data_name(results),
+        "is_panx": is_panx(results),
+    }
+
+
+def _results_values(results: RunResults) -> dict:
+    """The scores: tables per split, sub-word agreement, whole words and the history."""
+    metrics = results.metrics
+    return {
+        "label_all_tokens": results.config["label_all_tokens"],
+        "consistency_weight": results.config["consistency_weight"],
+        "eval_split": results.eval_split,
+        "held_out_split": results.headline_split if results.test_metrics else None,
+        "train_langs": results.train_langs,
+        "eval_langs": results.eval_langs,
+        "zero_shot_langs": results.zero_shot_langs,
+        "score_tables": _score_tables(results),
+        "max_length": results.config["max_length"],
+        "max_eval_samples": results.config["max_eval_samples"],
+        "sampled": any(results.dataset.fracs[lang] < 1 for lang in results.eval_langs),
         "agreement_rows": [
-            {"name": LANGUAGE_NAMES.get(lang, lang), "agreement": metrics["subword_agreement"]}
-            for lang, metrics in results["metrics"].items()
-            if "subword_agreement" in metrics
+            {"name": language_name(lang), "agreement": scores.subword_agreement}
+            for lang, scores in metrics.items()
+            if scores.subword_agreement is not None
         ],
         "whole_word_rows": [
             {
-                "name": LANGUAGE_NAMES.get(lang, lang),
-                "groups": metrics["simple_groups"],
-                "share": metrics["whole_word_groups"],
+                "name": language_name(lang),
+                "groups": scores.simple_groups,
+                "share": scores.whole_word_groups,
             }
-            for lang, metrics in results["metrics"].items()
-            if "whole_word_groups" in metrics
+            for lang, scores in metrics.items()
+            if scores.whole_word_groups is not None
         ],
-        "consistency_weight": config.get("consistency_weight", 0.0),
         "history": _history_rows(results),
+    }
+
+
+def _training_values(results: RunResults) -> dict:
+    """The data and the recipe."""
+    return {
+        "data_splits": _data_splits(results),
         "data_rows": _data_rows(results),
-        "dataset_source": _dataset_source(results.get("dataset", {}).get("source")),
-        "seed": config.get("seed", 42),
-        "label_names": LABEL_NAMES,
-        "num_processes": results.get("num_processes", 1),
-        "mixed_precision": results.get("mixed_precision", config.get("mixed_precision", "no")),
-        "train_steps": results.get("train_steps", "?"),
-        "train_time": _train_time(results.get("train_time_s")),
-        "hyperparameters": _hyperparameters(config, trained_from),
-        "versions": list(results.get("versions", {}).items()),
+        "dataset_source": _dataset_source(results.dataset.source),
+        "train_sentences": f"{results.dataset.train_sentences:,}",
+        "truncated_train_sentences": results.dataset.truncated_train_sentences,
+        "seed": results.config["seed"],
+        "label_names": results.label_names,
+        "num_processes": results.num_processes,
+        "mixed_precision": results.mixed_precision,
+        "train_steps": results.train_steps,
+        "train_time": _train_time(results.train_time_s),
+        "hyperparameters": _hyperparameters(results.config),
+        "versions": list(results.versions.items()),
     }
 
 
 def render_model_card(
-    results: dict,
+    results: RunResults,
     repo_id: str | None = None,
-    template_path: str | Path | None = None,
     model_config: dict | None = None,
     base_model: str | None = None,
     license: str = "apache-2.0",
+    widget: list[dict] | None = None,
+    space_id: str | None = None,
 ) -> ModelCard:
     """The model card of a run: metadata from :func:`card_data_from_results`, body from a template.
 
     ``model_config`` (the publish folder's ``config.json``) lets the card state the size of the
-    model honestly when it is smaller than xlm-roberta-base.
+    model honestly when it is smaller than xlm-roberta-base; ``space_id`` names the demo Space
+    the card points to.
     """
-    card_data = card_data_from_results(results, repo_id, base_model=base_model, license=license)
+    card_data = card_data_from_results(results, repo_id, base_model, license, widget)
     return ModelCard.from_template(
         card_data,
-        template_path=str(template_path or default_template_path()),
-        **_template_values(results, repo_id, model_config),
+        template_path=str(TEMPLATE_PATH),
+        widget_has_output=any("output" in example for example in card_data.widget),
+        **_intro_values(results, repo_id, model_config, space_id),
+        **_results_values(results),
+        **_training_values(results),
     )
 
 
-def write_per_language_results(results: dict, path: str | Path) -> Path:
-    """One CSV row per evaluated language: P/R/F1, accuracy, per-type F1 and whether zero-shot."""
+def _interval_columns(prefix: str, interval: Interval | None) -> dict:
+    return {
+        f"{prefix}_low": interval.low if interval else None,
+        f"{prefix}_high": interval.high if interval else None,
+    }
+
+
+def _csv_row(results: RunResults, lang: str, split: str, scores: LanguageScores) -> dict:
+    row = {
+        "lang": lang,
+        "split": split,
+        "zero_shot": lang in results.zero_shot_langs,
+        "num_sentences": scores.num_sentences,
+        "num_entities": scores.num_entities,
+        "truncated_sentences": scores.truncated_sentences,
+        "truncated_entities": scores.truncated_entities,
+        "precision": scores.precision,
+        "recall": scores.recall,
+        "f1": scores.f1,
+        **_interval_columns("f1", scores.f1_ci),
+        "accuracy": scores.accuracy,
+    }
+    for entity in results.entity_types:
+        typed = scores.per_type.get(entity)
+        row[f"{entity}_f1"] = typed.f1 if typed else None
+        row.update(_interval_columns(f"{entity}_f1", typed.f1_ci if typed else None))
+        row[f"{entity}_number"] = typed.number if typed else 0
+    return row
+
+
+def write_per_language_results(results: RunResults, path: str | Path) -> Path:
+    """One CSV row per language and split: counts, P/R/F1 with intervals, per-type F1."""
     path = Path(path)
-    zero_shot = set(results.get("zero_shot_langs", []))
-    fieldnames = [
-        "lang",
-        "zero_shot",
-        "split",
-        "num_sentences",
-        "precision",
-        "recall",
-        "f1",
-        "accuracy",
-        *[f"{entity}_{score}" for entity in ENTITY_TYPES for score in ("f1", "number")],
-    ]
+    rows = [_csv_row(results, lang, results.eval_split, s) for lang, s in results.metrics.items()]
+    rows += [_csv_row(results, lang, "test", s) for lang, s in results.test_metrics.items()]
     with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=fieldnames)
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else ["lang"])
         writer.writeheader()
-        for lang, metrics in results["metrics"].items():
-            per_type = metrics.get("per_type", {})
-            row = {
-                "lang": lang,
-                "zero_shot": lang in zero_shot,
-                "split": results.get("eval_split", "validation"),
-                **{key: metrics.get(key) for key in fieldnames[3:8]},
-            }
-            for entity in ENTITY_TYPES:
-                row[f"{entity}_f1"] = per_type.get(entity, {}).get("f1")
-                row[f"{entity}_number"] = per_type.get(entity, {}).get("number")
-            writer.writerow(row)
+        writer.writerows(rows)
     return path
 
 
@@ -406,20 +526,26 @@ def write_model_card(
     repo_id: str | None = None,
     base_model: str | None = None,
     license: str = "apache-2.0",
+    space_id: str | None = None,
 ) -> Path:
     """Render ``output_dir/README.md`` from ``output_dir/results.json``, and the per-language CSV.
 
-    Returns the path of the card. Raises ``FileNotFoundError`` when ``results.json`` is missing.
+    The widget examples carry what the stock pipeline answers with the model in ``output_dir``.
+    Returns the path of the card. Raises ``FileNotFoundError`` when ``results.json`` is missing
+    and ``ValueError`` when it is not a run record of this version.
     """
     output_dir = Path(output_dir)
-    results_path = output_dir / RESULTS_FILE
-    if not results_path.is_file():
-        raise FileNotFoundError(f"{results_path} not found: the model card is built from it")
-    results = json.loads(results_path.read_text(encoding="utf-8"))
+    results = RunResults.load(output_dir)
     config_path = output_dir / "config.json"
     model_config = json.loads(config_path.read_text()) if config_path.is_file() else None
     card = render_model_card(
-        results, repo_id, model_config=model_config, base_model=base_model, license=license
+        results,
+        repo_id,
+        model_config=model_config,
+        base_model=base_model,
+        license=license,
+        widget=model_widget(output_dir, card_languages(results)),
+        space_id=space_id,
     )
     card_path = output_dir / CARD_FILE
     card.save(card_path)

@@ -6,26 +6,36 @@ only used to check that offline mode ends in the same clear error.
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import json
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import httpx2
 import pytest
 from huggingface_hub import HfApi, metadata_load
-from huggingface_hub.errors import OfflineModeIsEnabled
-from test_model_card import F1, make_results
+from huggingface_hub.errors import HFValidationError, OfflineModeIsEnabled
+from test_model_card import MISC_LABELS, make_results, save_tiny_model
 
 import swiss_ner.hub as hub
-from swiss_ner.data import ID2LABEL, LABEL2ID
-from swiss_ner.hub import HubPushError, files_to_upload, push_to_hub
+from swiss_ner.cli import main as cli_main
+from swiss_ner.config import PushConfig
+from swiss_ner.hub import (
+    LOGIN_HELP,
+    HubPushError,
+    TransportHTTPError,
+    files_to_upload,
+    missing_publish_files,
+    push_to_hub,
+)
 from swiss_ner.model_card import write_model_card
+from swiss_ner.results import RunResults
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "push_to_hub.py"
 REPO_ID = "swiss-org/xlmr-panx-ch"
+# huggingface_hub's HTTP library (httpx2 for 2.x, httpx for 1.x), as swiss_ner.hub resolved it.
+transport = importlib.import_module(TransportHTTPError.__module__.split(".")[0])
 
 
 class RecordingApi:
@@ -48,7 +58,8 @@ class RecordingApi:
 
     def upload_folder(self, **kwargs):
         self._record("upload_folder", **kwargs)
-        return f"https://huggingface.co/{kwargs['repo_id']}/commit/abc123"
+        prefix = "spaces/" if kwargs.get("repo_type") == "space" else ""
+        return f"https://huggingface.co/{prefix}{kwargs['repo_id']}/commit/abc123"
 
     def names(self) -> list[str]:
         return [name for name, _ in self.calls]
@@ -66,26 +77,8 @@ class FakeAccelerator:
 @pytest.fixture(scope="module")
 def publish_template(tmp_path_factory) -> Path:
     """A complete tiny publish folder, plus checkpoints/ and logs/ that must stay local."""
-    from transformers import XLMRobertaConfig, XLMRobertaForTokenClassification, XLMRobertaTokenizer
-
-    folder = tmp_path_factory.mktemp("publish")
-    letters = sorted(set("abcdefghijklmnopqrstuvwxyzäöüéèàABCDEFGHIJKLMNOPQRSTUVWXYZ.,"))
-    vocab = [("<s>", 0.0), ("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("▁", -1.0)]
-    vocab += [("▁" + c, -2.0) for c in letters] + [(c, -3.0) for c in letters]
-    vocab.append(("<mask>", 0.0))
-    XLMRobertaTokenizer(vocab=vocab).save_pretrained(folder)
-    config = XLMRobertaConfig(
-        vocab_size=len(vocab),
-        hidden_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=80,
-        id2label=ID2LABEL,
-        label2id=LABEL2ID,
-    )
-    XLMRobertaForTokenClassification(config).save_pretrained(folder)
-    (folder / "results.json").write_text(json.dumps(make_results(model_name_or_path="tiny")))
+    folder = save_tiny_model(tmp_path_factory.mktemp("publish"))
+    make_results(model_name_or_path="tiny").save(folder / "results.json")
     write_model_card(folder)
     (folder / "checkpoints" / "epoch_0").mkdir(parents=True)
     (folder / "checkpoints" / "epoch_0" / "model.safetensors").write_bytes(b"0" * 64)
@@ -106,8 +99,18 @@ def no_token(monkeypatch, tmp_path):
     monkeypatch.setattr(hub, "get_token", lambda: None)
 
 
-def local_files(folder: Path) -> set[str]:
-    return {path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_file()}
+def local_files(folder: Path) -> dict[str, bytes]:
+    return {
+        path.relative_to(folder).as_posix(): path.read_bytes()
+        for path in folder.rglob("*")
+        if path.is_file()
+    }
+
+
+def assert_one_line(error: Exception) -> str:
+    message = str(error)
+    assert "\n" not in message, message
+    return message
 
 
 def test_push_creates_repo_and_uploads_the_folder_once(publish_dir):
@@ -127,6 +130,20 @@ def test_push_creates_repo_and_uploads_the_folder_once(publish_dir):
     assert upload["commit_message"].startswith("swiss-ner: train de; validation F1 de 0.861")
     assert metadata_load(publish_dir / "README.md")["model-index"][0]["name"] == "xlmr-panx-ch"
     assert f'model="{REPO_ID}"' in (publish_dir / "README.md").read_text()
+
+
+def test_visibility_is_left_to_the_namespace_by_default(publish_dir):
+    api = RecordingApi()
+    push_to_hub(publish_dir, REPO_ID, token="t", api=api)
+    assert api.calls[0][1]["private"] is None
+    assert PushConfig(output_dir=str(publish_dir), repo_id=REPO_ID).private is None
+
+
+def test_commit_message_names_the_test_split_when_it_leads(publish_dir):
+    make_results(test=True).save(publish_dir / "results.json")
+    api = RecordingApi()
+    push_to_hub(publish_dir, REPO_ID, token="t", api=api)
+    assert api.calls[1][1]["commit_message"].startswith("swiss-ner: train de; test F1 de 0.851")
 
 
 def test_push_to_a_branch_creates_it_first(publish_dir):
@@ -155,30 +172,71 @@ def test_no_token_is_a_clear_error_and_keeps_the_folder(publish_dir, no_token):
     api = RecordingApi()
     with pytest.raises(HubPushError) as caught:
         push_to_hub(publish_dir, REPO_ID, api=api)
-    message = str(caught.value)
+    message = assert_one_line(caught.value)
     assert "no Hugging Face token" in message
     assert "hf auth login" in message and "HF_TOKEN" in message
-    assert f"scripts/push_to_hub.py {publish_dir.resolve()} --repo-id {REPO_ID}" in message
+    assert "huggingface-cli" not in message
+    assert f"`swiss-ner push {publish_dir.resolve()} --repo-id {REPO_ID}`" in message
     assert api.calls == []
     assert local_files(publish_dir) == before
 
 
+def test_login_help_names_only_the_current_command():
+    assert "hf auth login" in LOGIN_HELP
+    assert "huggingface-cli" not in LOGIN_HELP
+
+
+def test_a_bad_repo_id_is_refused_before_the_card_is_touched(publish_dir):
+    before = local_files(publish_dir)
+    api = RecordingApi()
+    with pytest.raises(HubPushError, match="'bad id' is not a valid Hub id") as caught:
+        push_to_hub(publish_dir, "bad id", token="t", api=api)
+    assert_one_line(caught.value)
+    assert api.calls == []
+    assert local_files(publish_dir) == before
+
+
+def test_the_command_line_refuses_a_bad_repo_id_in_one_line(publish_dir, capsys):
+    before = local_files(publish_dir)
+    assert cli_main(["push", str(publish_dir), "--repo-id", "org/bad/id"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("swiss-ner: error: --repo-id 'org/bad/id' is not a valid Hub id")
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert local_files(publish_dir) == before
+
+
+def test_a_value_error_of_the_hub_client_becomes_a_push_error(publish_dir):
+    api = RecordingApi(error=HFValidationError("Invalid metadata in README.md."))
+    with pytest.raises(HubPushError, match="refused the request: Invalid metadata") as caught:
+        push_to_hub(publish_dir, REPO_ID, token="t", api=api)
+    assert_one_line(caught.value)
+    assert isinstance(caught.value.__cause__, HFValidationError)
+
+
+def test_a_results_json_of_another_version_is_a_push_error(publish_dir):
+    (publish_dir / "results.json").write_text(json.dumps({"schema_version": 1}))
+    with pytest.raises(HubPushError, match="model card could not be written") as caught:
+        push_to_hub(publish_dir, REPO_ID, token="t", api=RecordingApi())
+    assert_one_line(caught.value)
+
+
 def test_offline_hub_is_a_clear_error_and_keeps_the_folder(publish_dir, monkeypatch):
     monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)
-    before = local_files(publish_dir)
+    before = set(local_files(publish_dir))
     with pytest.raises(HubPushError, match="offline mode") as caught:
         push_to_hub(publish_dir, REPO_ID, token="hf_not_a_real_token", api=HfApi())
-    assert "is complete and kept as is" in str(caught.value)
+    assert "is\ncomplete" not in str(caught.value)
+    assert "complete and kept as is" in assert_one_line(caught.value)
     assert isinstance(caught.value.__cause__, OfflineModeIsEnabled)
-    assert local_files(publish_dir) == before
+    assert set(local_files(publish_dir)) == before
 
 
 def test_connection_error_is_a_clear_error(publish_dir, monkeypatch):
     monkeypatch.setattr(hub, "is_offline_mode", lambda: False)
-    api = RecordingApi(error=httpx2.ConnectError("Name or service not known"))
+    api = RecordingApi(error=transport.ConnectError("Name or service not known"))
     with pytest.raises(HubPushError, match="could not be reached") as caught:
         push_to_hub(publish_dir, REPO_ID, token="t", api=api)
-    assert isinstance(caught.value.__cause__, httpx2.ConnectError)
+    assert isinstance(caught.value.__cause__, transport.ConnectError)
     assert (publish_dir / "model.safetensors").is_file()
 
 
@@ -193,6 +251,7 @@ def test_dry_run_lists_files_and_card_and_pushes_nothing(publish_dir, no_token, 
     for name in listed:
         assert name in out
     assert "checkpoints/" not in out.split("excluded:")[0]
+    assert "visibility: the namespace's default" in out
     assert "No Hugging Face token found" in out
     assert "model-index:" in out and "| Language | Sentences |" in out
 
@@ -211,10 +270,35 @@ def test_missing_results_and_weights_are_named(publish_dir):
     api = RecordingApi()
     with pytest.raises(HubPushError) as caught:
         push_to_hub(publish_dir, REPO_ID, token="t", api=api)
-    message = str(caught.value)
+    message = assert_one_line(caught.value)
     assert "results.json" in message and "model weights" in message
     assert "tokenizer" not in message
     assert api.calls == []
+
+
+def test_a_folder_without_a_tokenizer_is_refused(publish_dir):
+    for path in publish_dir.iterdir():
+        if path.name.startswith(("tokenizer", "special_tokens", "sentencepiece")):
+            path.unlink()
+    before = local_files(publish_dir)
+    api = RecordingApi()
+    with pytest.raises(HubPushError, match="missing a loadable tokenizer") as caught:
+        push_to_hub(publish_dir, REPO_ID, token="t", api=api)
+    assert_one_line(caught.value)
+    assert api.calls == []
+    assert local_files(publish_dir) == before
+
+
+def test_any_iob2_label_set_can_be_published(tmp_path):
+    folder = save_tiny_model(tmp_path / "misc", MISC_LABELS)
+    make_results(label_names=MISC_LABELS, model_name_or_path="tiny").save(folder / "results.json")
+    assert missing_publish_files(folder) == []
+    config = json.loads((folder / "config.json").read_text())
+    config["id2label"] = {"0": "LABEL_0", "1": "LABEL_1"}
+    (folder / "config.json").write_text(json.dumps(config))
+    assert [problem.split(" (")[0] for problem in missing_publish_files(folder)] == [
+        "id2label with an IOB2 label set"
+    ]
 
 
 def test_script_help_runs():
@@ -227,15 +311,41 @@ def test_script_help_runs():
     assert "--repo-id" in completed.stdout and "--dry-run" in completed.stdout
 
 
-def test_script_exits_1_with_the_message_and_no_traceback(publish_dir, no_token, capsys):
-    spec = importlib.util.spec_from_file_location("push_script", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    assert module.main([str(publish_dir), "--repo-id", REPO_ID]) == 1
+def test_command_exits_1_with_the_message_and_no_traceback(publish_dir, no_token, capsys):
+    assert cli_main(["push", str(publish_dir), "--repo-id", REPO_ID]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("error: Could not push")
-    assert "Traceback" not in err
-    assert module.main([str(publish_dir), "--repo-id", REPO_ID, "--dry-run"]) == 0
+    assert err.startswith("swiss-ner: error: Could not push")
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert cli_main(["push", str(publish_dir), "--repo-id", REPO_ID, "--dry-run"]) == 0
+
+
+def test_run_pushes_and_prints_the_url(publish_dir, capsys):
+    api = RecordingApi()
+    config = PushConfig(output_dir=str(publish_dir), repo_id=REPO_ID, token="t")
+    assert hub.run(config, api=api) == 0
+    assert api.names() == ["create_repo", "upload_folder"]
+    assert f"to https://huggingface.co/{REPO_ID}: " in capsys.readouterr().out
+
+
+def test_run_with_a_space_pushes_it_after_the_model(publish_dir, capsys):
+    pytest.importorskip("gradio", reason="the Space's sdk_version is the installed gradio")
+    space_id = f"{REPO_ID}-demo"
+    config = PushConfig(output_dir=str(publish_dir), repo_id=REPO_ID, token="t", with_space=True)
+    api = RecordingApi()
+    assert hub.run(config, api=api) == 0
+    assert [(name, kwargs["repo_type"]) for name, kwargs in api.calls] == [
+        ("create_repo", "model"), ("upload_folder", "model"),
+        ("create_repo", "space"), ("upload_folder", "space"),
+    ]
+    assert api.calls[2][1]["repo_id"] == space_id
+    assert f"https://huggingface.co/spaces/{space_id}" in capsys.readouterr().out
+    assert f"(https://huggingface.co/spaces/{space_id})" in (publish_dir / "README.md").read_text()
+
+    dry = PushConfig(output_dir=str(publish_dir), repo_id=REPO_ID, dry_run=True, space=space_id)
+    assert hub.run(dry, api=RecordingApi()) == 0
+    out = capsys.readouterr().out
+    assert f"Would upload to https://huggingface.co/spaces/{space_id}" in out
+    assert "app.py" in out and "requirements.txt" in out
 
 
 def test_dry_run_of_a_real_training_run(trained_model_dir, tmp_path, capsys):
@@ -243,10 +353,15 @@ def test_dry_run_of_a_real_training_run(trained_model_dir, tmp_path, capsys):
     listed = push_to_hub(folder, REPO_ID, dry_run=True, api=RecordingApi())
     assert {"config.json", "model.safetensors", "results.json", "README.md"} <= set(listed)
     assert not [name for name in listed if name.startswith(("checkpoints/", "logs/"))]
-    results = json.loads((folder / "results.json").read_text())
-    entries = metadata_load(folder / "README.md")["model-index"][0]["results"]
-    assert [entry["dataset"]["config"] for entry in entries] == [
-        f"PAN-X.{lang}" for lang in results["metrics"]
+    results = RunResults.load(folder)
+    metadata = metadata_load(folder / "README.md")
+    entries = metadata["model-index"][0]["results"]
+    splits = [(results.headline_split, results.headline_metrics)]
+    if results.test_metrics:
+        splits.append((results.eval_split, results.metrics))
+    assert [(entry["dataset"]["split"], entry["dataset"]["config"]) for entry in entries] == [
+        (split, f"PAN-X.{lang}") for split, scores in splits for lang in scores
     ]
-    assert set(F1) >= set(results["metrics"])
+    assert all("Swiss mix" in entry["dataset"]["name"] for entry in entries)
+    assert all(isinstance(example["output"], list) for example in metadata["widget"])
     capsys.readouterr()
