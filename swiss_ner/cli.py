@@ -169,7 +169,10 @@ def collect_texts(texts: Sequence[str], files: Sequence[str], stdin: TextIO) -> 
     for text in texts:
         collected.extend(_lines(stdin) if text == "-" else [text])
     for path in files:
-        collected.extend(read_text_lines(path))
+        try:
+            collected.extend(read_text_lines(path))
+        except OSError as error:
+            raise OSError(f"cannot read {path}: {error.strerror or error}") from None
     if not texts and not files:
         if stdin.isatty():
             print("Reading texts from stdin, one per line (Ctrl-D to end).", file=sys.stderr)

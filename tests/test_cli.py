@@ -112,17 +112,46 @@ def test_tag_long_text_keeps_all_words(model_dir, capsys):
     assert max(e["end"] for e in record["entities"]) > len(text) * 0.9
 
 
-def test_model_load_errors_exit_2_with_a_clear_message(tmp_path, capsys):
-    assert main(["tag", "Bern", "--model", str(tmp_path / "missing")]) == 2
+def test_model_load_errors_exit_1_with_a_clear_message(tmp_path, capsys):
+    assert main(["tag", "Bern", "--model", str(tmp_path / "missing")]) == 1
     err = capsys.readouterr().err
     assert "swiss-ner: error: model folder" in err and "missing" in err
 
 
-def test_bad_device_and_unreadable_file_exit_2(model_dir, tmp_path, capsys):
-    assert main(["tag", "Bern", "--model", str(model_dir), "--device", "nonsense"]) == 2
+def test_bad_device_and_unreadable_file_exit_1(model_dir, tmp_path, capsys):
+    assert main(["tag", "Bern", "--model", str(model_dir), "--device", "nonsense"]) == 1
     assert "swiss-ner: error" in capsys.readouterr().err
-    assert main(["tag", "--file", str(tmp_path / "none.txt"), "--model", str(model_dir)]) == 2
+    assert main(["tag", "--file", str(tmp_path / "none.txt"), "--model", str(model_dir)]) == 1
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    with pytest.raises(Exception, match="missing"):
+        main(["--debug", "tag", "Bern", "--model", str(tmp_path / "missing")])
+
+
+SUB_COMMANDS = ("train", "report", "analyse", "push", "make-small-model", "tag", "demo")
+
+
+def test_top_level_help_lists_every_sub_command_without_loading_torch():
+    code = (
+        "import sys; from swiss_ner.cli import build_parser; "
+        "print(build_parser().format_help()); print('torch' in sys.modules)"
+    )
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                               check=True)
+    for command in SUB_COMMANDS:
+        assert f"    {command}" in completed.stdout, command
+    assert completed.stdout.strip().endswith("False"), "swiss-ner --help must not import torch"
+
+
+@pytest.mark.parametrize("command", SUB_COMMANDS)
+def test_every_sub_command_explains_itself(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: ") and len(out.splitlines()) > 5
 
 
 def test_help_shows_examples_and_subcommands(capsys):

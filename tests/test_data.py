@@ -1,10 +1,19 @@
 from pathlib import Path
 
 import pytest
+import torch
 from transformers import AutoTokenizer
 
 from swiss_ner import build_swiss_corpus, count_entities, entity_table, load_panx
-from swiss_ner.data import LABEL_NAMES, align_labels, concatenate_languages, tokenize_and_align
+from swiss_ner.data import (
+    LABEL_NAMES,
+    LengthGroupedBatchSampler,
+    align_labels,
+    concatenate_languages,
+    read_iob2,
+    tokenize_and_align,
+    truncation_counts,
+)
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +35,7 @@ def test_swiss_subset_matches_hub_figures(corpus):
 def test_schema_equals_the_hub_configs(corpus):
     features = corpus["de"]["train"].features
     assert set(features) == {"tokens", "ner_tags", "langs"}
-    assert features["ner_tags"].feature.names == LABEL_NAMES
+    assert features["ner_tags"].feature.names == list(LABEL_NAMES)
     assert set(corpus["fr"]["validation"][0]["langs"]) == {"fr"}
 
 
@@ -116,3 +125,63 @@ def test_truncation_respects_max_length(corpus, small_model_dir):
     tokenizer = AutoTokenizer.from_pretrained(small_model_dir)
     encoded = tokenize_and_align(corpus["de"]["train"].select(range(50)), tokenizer, max_length=8)
     assert max(len(ids) for ids in encoded["input_ids"]) == 8
+
+
+def test_bom_is_dropped_and_latin1_is_named_by_file_and_line(tmp_path: Path):
+    good = tmp_path / "train-de.tsv"
+    good.write_bytes("\ufeffZürich\tB-LOC\n\n".encode())
+    assert read_iob2(good, "de")["tokens"] == [["Zürich"]]
+    bad = tmp_path / "validation-de.tsv"
+    bad.write_bytes("Bern\tB-LOC\n\nZ\xfcrich\tB-LOC\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"validation-de.tsv:3: not valid UTF-8 \(byte 0xfc"):
+        read_iob2(bad, "de")
+
+
+@pytest.mark.parametrize("content", ["", "\n\n  \n"])
+def test_empty_files_are_refused_by_name(tmp_path: Path, content):
+    path = tmp_path / "train-de.tsv"
+    path.write_text(content)
+    with pytest.raises(ValueError, match="train-de.tsv: no sentences"):
+        read_iob2(path, "de")
+
+
+def test_a_fraction_that_keeps_nothing_is_refused(panx_dir):
+    with pytest.raises(ValueError, match="keeps no sentence"):
+        build_swiss_corpus(["en"], [1e-6], data_dir=panx_dir)
+
+
+def test_truncated_sentences_and_their_entities_are_counted(corpus, small_model_dir):
+    tokenizer = AutoTokenizer.from_pretrained(small_model_dir)
+    sentences = corpus["de"]["validation"].select(range(200))
+    full = tokenize_and_align(sentences, tokenizer, max_length=512)
+    assert truncation_counts(full) == (0, 0)
+    cut = tokenize_and_align(sentences, tokenizer, max_length=8)
+    sentences_cut, entities_cut = truncation_counts(cut)
+    assert 0 < sentences_cut <= 200 and entities_cut > 0
+    names = sentences.features["ner_tags"].feature.names
+    kept = sum(1 for labels in cut["labels"] for label in labels
+               if label >= 0 and names[label].startswith("B-"))
+    total = sum(1 for tags in sentences["ner_tags"] for tag in tags if names[tag].startswith("B-"))
+    assert kept + entities_cut == total
+
+
+def padding_share(batches, lengths) -> float:
+    padded = sum(len(batch) * max(lengths[i] for i in batch) for batch in batches)
+    return 1 - sum(lengths) / padded
+
+
+def test_length_grouped_batches_cover_every_sentence_once_and_pad_little():
+    rng = torch.Generator().manual_seed(0)
+    lengths = (torch.randint(5, 60, (1000,), generator=rng)).tolist()
+    sampler = LengthGroupedBatchSampler(lengths, batch_size=24, seed=42, mega_batches=8)
+    batches = list(sampler)
+    assert len(batches) == len(sampler) == 42
+    assert sorted(i for batch in batches for i in batch) == list(range(1000))
+    random_batches = [list(range(i, min(i + 24, 1000))) for i in range(0, 1000, 24)]
+    assert padding_share(batches, lengths) < padding_share(random_batches, lengths) / 3
+    assert list(sampler) == batches, "the same epoch gives the same batches"
+    sampler.set_epoch(1)
+    assert list(sampler) != batches, "each epoch reshuffles"
+    other = LengthGroupedBatchSampler(lengths, batch_size=24, seed=42, mega_batches=8)
+    other.set_epoch(1)
+    assert list(other) == list(sampler), "the order depends only on seed and epoch"

@@ -1,5 +1,5 @@
 """Our tagger class: stock-checkpoint compatibility both ways, loss masking, label-set changes
-and the opt-in Auto registration."""
+matched by name, and refusing a folder without a tokenizer."""
 
 from __future__ import annotations
 
@@ -9,17 +9,17 @@ from pathlib import Path
 import pytest
 import torch
 from transformers import (
-    AutoConfig,
     AutoModelForTokenClassification,
     XLMRobertaConfig,
     XLMRobertaForTokenClassification,
 )
 
-from swiss_ner.data import LABEL_NAMES
+from swiss_ner.constants import LABEL_NAMES
 from swiss_ner.modeling import (
-    SWISS_NER_MODEL_TYPE,
+    TokenizerError,
     XLMRobertaTokenClassification,
     build_model,
+    load_tokenizer,
 )
 
 TINY = dict(
@@ -139,17 +139,32 @@ def test_stock_mapping_untouched_after_import():
     )
 
 
-def test_registered_model_type_gives_our_class():
-    config = AutoConfig.for_model(SWISS_NER_MODEL_TYPE, **TINY, num_labels=3)
-    model = AutoModelForTokenClassification.from_config(config)
-    assert isinstance(model, XLMRobertaTokenClassification)
+def test_same_labels_in_another_order_keep_their_rows_by_name(saved_ours):
+    original, folder = saved_ours
+    reordered = ["O", "B-LOC", "I-LOC", "B-PER", "I-PER", "B-ORG", "I-ORG"]
+    model = build_model(folder, reordered)
+    for row, name in enumerate(reordered):
+        torch.testing.assert_close(
+            model.classifier.weight[row], original.classifier.weight[LABEL_NAMES.index(name)]
+        )
+        torch.testing.assert_close(
+            model.classifier.bias[row], original.classifier.bias[LABEL_NAMES.index(name)]
+        )
+    assert model.config.label2id["B-LOC"] == 1
 
 
-def test_registered_model_saves_as_stock(tmp_path):
-    config = AutoConfig.for_model(SWISS_NER_MODEL_TYPE, **TINY, num_labels=3)
-    AutoModelForTokenClassification.from_config(config).save_pretrained(tmp_path)
-    saved = json.loads((tmp_path / "config.json").read_text())
-    assert saved["model_type"] == "xlm-roberta"
-    assert type(AutoModelForTokenClassification.from_pretrained(tmp_path)) is (
-        XLMRobertaForTokenClassification
-    )
+def test_a_new_label_starts_fresh_and_known_ones_are_kept(saved_ours, caplog):
+    original, folder = saved_ours
+    labels = [*LABEL_NAMES, "B-MISC", "I-MISC"]
+    with caplog.at_level("INFO", logger="swiss_ner.modeling"):
+        model = build_model(folder, labels)
+    torch.testing.assert_close(model.classifier.weight[:7], original.classifier.weight)
+    assert model.classifier.weight.shape == (9, TINY["hidden_size"])
+    assert model.num_labels == 9
+    assert "B-MISC" in caplog.text and "fresh" in caplog.text
+
+
+def test_folder_without_tokenizer_is_refused(saved_ours):
+    _, folder = saved_ours
+    with pytest.raises(TokenizerError, match="no usable tokenizer"):
+        load_tokenizer(folder)
