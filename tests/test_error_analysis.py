@@ -10,11 +10,13 @@ import pandas as pd
 import pytest
 import torch
 
-from swiss_ner.data import LABEL_NAMES
-from swiss_ner.experiments import error_analysis
+from swiss_ner import cli
+from swiss_ner.config import AnalyseConfig
+from swiss_ner.constants import LABEL_NAMES
 from swiss_ner.experiments.error_analysis import (
     confusion_matrix,
     highest_loss_sequences,
+    load_analysis_split,
     loss_by_label,
     loss_by_token,
     run_error_analysis,
@@ -122,10 +124,11 @@ def test_markdown_table_formats_numbers_and_blanks():
 
 def test_report_on_small_model(small_model_dir, panx_dir, tmp_path, capsys):
     out = tmp_path / "analysis"
-    error_analysis.main(
-        [str(small_model_dir), "--data-dir", str(panx_dir), "--max-samples", "120",
+    code = cli.main(
+        ["analyse", str(small_model_dir), "--data-dir", str(panx_dir), "--max-samples", "120",
          "--output-dir", str(out), "--batch-size", "32", "--top-k", "3", "--min-count", "3"]
     )
+    assert code == 0
     printed = capsys.readouterr().out
     assert "Loss by gold label" in printed
 
@@ -147,23 +150,58 @@ def test_report_on_small_model(small_model_dir, panx_dir, tmp_path, capsys):
     assert len(totals) == 3 and totals.is_monotonic_decreasing
 
     confusion = pd.read_csv(out / "confusion_matrix.csv", index_col="gold")
-    assert list(confusion.columns) == LABEL_NAMES
+    assert list(confusion.columns) == list(LABEL_NAMES)
     seen = sorted(set(tokens["gold"]))
     np.testing.assert_allclose(confusion.loc[seen].sum(axis=1), 1.0, atol=1e-3)
     markdown = (out / "error_analysis.md").read_text()
     assert "## Confusion matrix" in markdown and "confusion_matrix.png" in markdown
 
 
-def test_one_label_per_word(small_model_dir, panx_dir, tmp_path):
-    """Only first sub-words are scored, so each untruncated sentence yields one row per word."""
+def test_one_label_per_word(small_model_dir, panx_dir, tmp_path, monkeypatch):
+    """Only first sub-words are scored, so each untruncated sentence yields one row per word;
+    predictions come from the one gathering generator of swiss_ner.evaluation."""
+    from swiss_ner import evaluation
     from swiss_ner.data import load_panx
+    from swiss_ner.experiments import error_analysis
 
-    result = run_error_analysis(
-        small_model_dir, data_dir=panx_dir, lang="fr", max_samples=40,
-        output_dir=tmp_path,
-    )
+    assert error_analysis.gathered_predictions is evaluation.gathered_predictions
+    gathered = []
+
+    def recording(*args, **kwargs):
+        gathered.append(kwargs.get("extra"))
+        return evaluation.gathered_predictions(*args, **kwargs)
+
+    monkeypatch.setattr(error_analysis, "gathered_predictions", recording)
+    result = run_error_analysis(AnalyseConfig(
+        model_dir=str(small_model_dir), data_dir=str(panx_dir), lang="fr", max_samples=40,
+        output_dir=str(tmp_path), batch_size=16,
+    ))
+    assert gathered == [("row",)]
     dataset = load_panx("fr", panx_dir)["validation"].select(range(40))
     assert len(result.tokens) == sum(len(words) for words in dataset["tokens"])
-    first = result.tokens[result.tokens["row"] == 0]
-    assert first["word"].tolist() == list(dataset[0]["tokens"])
+    assert sorted(result.tokens["row"].unique()) == list(range(40))
+    for row in (0, 17, 39):
+        words = result.tokens[result.tokens["row"] == row].sort_values("position")["word"]
+        assert words.tolist() == list(dataset[row]["tokens"])
     assert result.paths["markdown"].exists()
+
+
+def test_hub_label_order_is_renumbered_to_the_model(monkeypatch):
+    """PAN-X from the Hub keeps its own label ids; the analysis reads them by name."""
+    from datasets import Dataset, DatasetDict
+
+    from swiss_ner import data
+
+    hub = Dataset.from_dict(
+        {"tokens": [["Anna", "in", "Bern"]], "ner_tags": [[1, 0, 5]], "langs": [["de"] * 3]},
+        features=data.panx_features(LABEL_NAMES),
+    )
+    monkeypatch.setattr(data, "load_panx", lambda *args, **kwargs: DatasetDict(validation=hub))
+    model_labels = ["O", "B-LOC", "I-LOC", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-MISC", "I-MISC"]
+    dataset = load_analysis_split(AnalyseConfig(model_dir="m"), model_labels)
+    assert dataset["ner_tags"] == [[3, 0, 1]]
+    assert dataset.features["ner_tags"].feature.names == model_labels
+    with pytest.raises(ValueError, match="does not know"):
+        load_analysis_split(AnalyseConfig(model_dir="m"), ["O", "B-PER", "I-PER"])
+    with pytest.raises(ValueError, match="no 'test' split"):
+        load_analysis_split(AnalyseConfig(model_dir="m", split="test"), LABEL_NAMES)

@@ -4,28 +4,36 @@ gold tags look wrong?
 Only the first sub-word of each word carries a label (``label_all_tokens=False``), so every
 number here is per word, as seqeval scores it. Per-token losses are the unreduced cross-entropy;
 positions without a label (-100: special tokens, continuation pieces, padding) are NaN and never
-counted.
+counted. The label set is the model's own (``config.id2label``), so any IOB2 tag set works.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from swiss_ner.config import AnalyseConfig
+from swiss_ner.constants import IGNORE_INDEX
+from swiss_ner.evaluation import GatheredBatch, gathered_predictions
 from swiss_ner.experiments.plots import plot_confusion_matrix, plot_loss_by_label
 from swiss_ner.experiments.tables import markdown_table
 
+if TYPE_CHECKING:
+    from datasets import Dataset
+
 logger = logging.getLogger(__name__)
 
-IGNORE_INDEX = -100
+WORD_COLUMNS: tuple[str, ...] = (
+    "row", "position", "word", "token", "gold", "pred", "loss", "confidence", "gold_prob"
+)
 
 
 def token_losses(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -40,6 +48,7 @@ def token_losses(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
 
 def _collate(tokenizer):
+    """Pad the model inputs; the ``row`` index rides along, one number per sentence."""
     from transformers import DataCollatorForTokenClassification
 
     pad = DataCollatorForTokenClassification(tokenizer, label_pad_token_id=IGNORE_INDEX)
@@ -53,6 +62,38 @@ def _collate(tokenizer):
     return collate
 
 
+def model_label_names(model) -> list[str]:
+    """The model's tag set in id order, from ``config.id2label``."""
+    id2label = {int(k): v for k, v in model.config.id2label.items()}
+    return [id2label[i] for i in range(len(id2label))]
+
+
+def word_rows(batch: GatheredBatch, tokenizer, label_names: Sequence[str],
+              words_by_row: Sequence[Sequence[str]]) -> pd.DataFrame:
+    """The labelled words of one gathered batch, one row each, in :data:`WORD_COLUMNS`."""
+    labels = batch.labels
+    scored = labels != IGNORE_INDEX
+    probs = batch.logits.float().softmax(dim=-1)
+    confidence, pred = probs.max(dim=-1)
+    gold_prob = probs.gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+    sentence, _ = scored.nonzero(as_tuple=True)
+    rows = batch.extra["row"][sentence].tolist()
+    positions = (scored.cumsum(dim=1) - 1)[scored].tolist()
+    names = np.asarray(label_names, dtype=object)
+    return pd.DataFrame({
+        "row": rows,
+        "position": positions,
+        "word": [words_by_row[row][position] for row, position in zip(rows, positions,
+                                                                        strict=True)],
+        "token": tokenizer.convert_ids_to_tokens(batch.input_ids[scored].tolist()),
+        "gold": names[labels[scored].numpy()],
+        "pred": names[pred[scored].numpy()],
+        "loss": token_losses(batch.logits, labels)[scored].numpy(),
+        "confidence": confidence[scored].numpy(),
+        "gold_prob": gold_prob[scored].numpy(),
+    }, columns=list(WORD_COLUMNS))
+
+
 def predict_tokens(
     model,
     tokenizer,
@@ -64,9 +105,9 @@ def predict_tokens(
     """One row per labelled word: sentence ``row``, ``position``, ``word``, first-piece ``token``,
     ``gold``, ``pred``, ``loss``, ``confidence`` (probability of the prediction) and ``gold_prob``.
 
-    ``dataset`` has PAN-X columns (``tokens``, ``ner_tags``); labels come from
-    ``model.config.id2label``. Runs under ``accelerate``; across processes the results are padded
-    and gathered with ``gather_for_metrics`` (which drops the duplicated tail samples).
+    ``dataset`` has PAN-X columns (``tokens``, ``ner_tags``) with the model's labels. Runs under
+    ``accelerate``: predictions come from :func:`swiss_ner.evaluation.gathered_predictions`,
+    gathered across processes without duplicated sentences.
     """
     from accelerate import Accelerator
     from torch.utils.data import DataLoader
@@ -74,73 +115,22 @@ def predict_tokens(
     from swiss_ner.data import tokenize_and_align
 
     accelerator = accelerator or Accelerator()
-    id2label = {int(k): v for k, v in model.config.id2label.items()}
+    label_names = model_label_names(model)
     encoded = tokenize_and_align(dataset, tokenizer, max_length=max_length, label_all_tokens=False)
+    encoded = encoded.remove_columns("cut_entities")
     encoded = encoded.add_column("row", list(range(encoded.num_rows)))
     loader = DataLoader(
         encoded, batch_size=batch_size, shuffle=False, collate_fn=_collate(tokenizer)
     )
     model, loader = accelerator.prepare(model, loader)
-    model.eval()
-
-    gathered: dict[str, list[np.ndarray]] = {
-        "row": [], "labels": [], "loss": [], "pred": [], "confidence": [], "gold_prob": []
-    }
-    for batch in loader:
-        with torch.no_grad():
-            logits = model(
-                input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
-            ).logits
-        labels = batch["labels"]
-        probs = logits.float().softmax(dim=-1)
-        confidence, pred = probs.max(dim=-1)
-        gold_prob = probs.gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1)
-        per_position = {
-            "labels": labels,
-            "loss": token_losses(logits, labels),
-            "pred": pred,
-            "confidence": confidence,
-            "gold_prob": gold_prob,
-        }
-        per_position = {
-            name: accelerator.pad_across_processes(
-                tensor, dim=1, pad_index=IGNORE_INDEX if name == "labels" else 0
-            )
-            for name, tensor in per_position.items()
-        }
-        per_position["row"] = batch["row"]
-        for name, tensor in accelerator.gather_for_metrics(per_position).items():
-            gathered[name].append(tensor.cpu().numpy())
-
-    records = []
-    names = [id2label[i] for i in range(len(id2label))]
     words_by_row = list(dataset["tokens"])
-    input_ids_by_row = list(encoded["input_ids"])
-    for batch_index in range(len(gathered["row"])):
-        for i, row in enumerate(gathered["row"][batch_index]):
-            labels = gathered["labels"][batch_index][i]
-            positions = np.flatnonzero(labels != IGNORE_INDEX)
-            pieces = tokenizer.convert_ids_to_tokens(input_ids_by_row[int(row)])
-            words = words_by_row[int(row)]
-            for word_index, position in enumerate(positions):
-                records.append(
-                    {
-                        "row": int(row),
-                        "position": word_index,
-                        "word": words[word_index],
-                        "token": pieces[position],
-                        "gold": names[int(labels[position])],
-                        "pred": names[int(gathered["pred"][batch_index][i][position])],
-                        "loss": float(gathered["loss"][batch_index][i][position]),
-                        "confidence": float(gathered["confidence"][batch_index][i][position]),
-                        "gold_prob": float(gathered["gold_prob"][batch_index][i][position]),
-                    }
-                )
-    return pd.DataFrame.from_records(
-        records,
-        columns=["row", "position", "word", "token", "gold", "pred", "loss", "confidence",
-                 "gold_prob"],
-    )
+    frames = [
+        word_rows(batch, tokenizer, label_names, words_by_row)
+        for batch in gathered_predictions(model, loader, accelerator, "analyse", extra=("row",))
+    ]
+    if not frames:
+        return pd.DataFrame(columns=list(WORD_COLUMNS))
+    return pd.concat(frames, ignore_index=True)
 
 
 def sequence_losses(tokens: pd.DataFrame) -> pd.DataFrame:
@@ -311,123 +301,114 @@ def render_markdown(result: ErrorAnalysis, title: str, threshold: float, min_cou
     return "\n".join(lines)
 
 
-def run_error_analysis(
-    model_dir: str | Path,
-    data_dir: str | Path | None = None,
-    lang: str = "de",
-    split: str = "validation",
-    max_samples: int | None = None,
-    output_dir: str | Path | None = None,
-    batch_size: int = 32,
-    top_k: int = 5,
-    min_count: int = 5,
-    threshold: float = 0.9,
-    max_length: int = 512,
-) -> ErrorAnalysis:
-    """Predict ``split`` of PAN-X ``lang`` with the model in ``model_dir`` and write
-    ``error_analysis.md``, CSV tables and PNG figures to ``output_dir``
+def _renumbered(dataset: Dataset, data_names: Sequence[str], label_names: Sequence[str]) -> Dataset:
+    """The tags re-numbered by name into ``label_names`` (``Dataset.align_labels_with_mapping``
+    fails on sequence columns in datasets 5.2)."""
+    from swiss_ner.data import panx_features
+
+    new_id = [list(label_names).index(name) for name in data_names]
+
+    def renumber(batch: dict) -> dict:
+        return {"ner_tags": [[new_id[tag] for tag in tags] for tags in batch["ner_tags"]]}
+
+    return dataset.map(renumber, batched=True, features=panx_features(label_names))
+
+
+def load_analysis_split(config: AnalyseConfig, label_names: Sequence[str]) -> Dataset:
+    """The split to analyse with the model's label ids; Hub data keeps PAN-X's label order, so
+    its tags are re-numbered by name."""
+    from swiss_ner.data import load_panx
+
+    splits = load_panx(config.lang, config.data_dir, label_names=label_names)
+    if config.split not in splits:
+        raise ValueError(
+            f"no {config.split!r} split for {config.lang!r} (found {', '.join(splits)}); "
+            "choose one with --split"
+        )
+    dataset = splits[config.split]
+    data_names = dataset.features["ner_tags"].feature.names
+    if list(data_names) != list(label_names):
+        unknown = sorted(set(data_names) - set(label_names))
+        if unknown:
+            raise ValueError(f"the data has tags {unknown} that the model does not know")
+        dataset = _renumbered(dataset, data_names, label_names)
+    if config.max_samples is not None:
+        dataset = dataset.select(range(min(config.max_samples, dataset.num_rows)))
+    return dataset
+
+
+def write_outputs(result: ErrorAnalysis, out: Path, title: str, config: AnalyseConfig) -> None:
+    """CSV tables, the two figures and ``error_analysis.md`` in ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    tokens, paths = result.tokens, result.paths
+    paths["tokens_csv"] = out / "token_predictions.csv"
+    tokens.to_csv(paths["tokens_csv"], index=False)
+    paths["sequences_csv"] = out / "highest_loss_sequences.csv"
+    tokens[tokens["row"].isin(result.sequence_scores.index)].merge(
+        result.sequence_scores, left_on="row", right_index=True
+    ).sort_values(["total_loss", "row", "position"], ascending=[False, True, True]).to_csv(
+        paths["sequences_csv"], index=False
+    )
+    paths["by_token_csv"] = out / "loss_by_token.csv"
+    result.by_token.to_csv(paths["by_token_csv"])
+    paths["by_label_csv"] = out / "loss_by_label.csv"
+    result.by_label.to_csv(paths["by_label_csv"])
+    paths["confusion_csv"] = out / "confusion_matrix.csv"
+    result.confusion.to_csv(paths["confusion_csv"], float_format="%.4f")
+    paths["suspects_csv"] = out / "suspected_label_errors.csv"
+    result.suspects.to_csv(paths["suspects_csv"], index=False)
+    where = f"{config.lang} {config.split}"
+    paths["confusion_png"] = plot_confusion_matrix(
+        result.confusion.to_numpy(), list(result.confusion.columns),
+        out / "confusion_matrix.png", title=f"Confusion matrix, {where}",
+    )
+    paths["loss_by_label"] = plot_loss_by_label(
+        result.by_label, out / "loss_by_label.png", title=f"Loss by gold label, {where}"
+    )
+    paths["markdown"] = out / "error_analysis.md"
+    paths["markdown"].write_text(
+        render_markdown(result, title, config.threshold, config.min_count), encoding="utf-8"
+    )
+
+
+def run_error_analysis(config: AnalyseConfig) -> ErrorAnalysis:
+    """Predict ``config.split`` of ``config.lang`` with the model in ``config.model_dir`` and
+    write ``error_analysis.md``, CSV tables and PNG figures to ``config.output_dir``
     (default ``model_dir/error_analysis``)."""
     from accelerate import Accelerator
     from transformers import AutoModelForTokenClassification, AutoTokenizer
 
-    from swiss_ner.data import load_panx
-
+    config.validate()
     accelerator = Accelerator()
-    model = AutoModelForTokenClassification.from_pretrained(model_dir)
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    dataset = load_panx(lang, data_dir)[split]
-    if max_samples is not None:
-        dataset = dataset.select(range(min(max_samples, dataset.num_rows)))
-    tokens = predict_tokens(model, tokenizer, dataset, batch_size, max_length, accelerator)
-    labels = [model.config.id2label[i] for i in range(len(model.config.id2label))]
-    result = analyse(tokens, labels, list(dataset["tokens"]), top_k, min_count, threshold)
-    if not accelerator.is_main_process:
-        return result
-
-    out = Path(output_dir) if output_dir is not None else Path(model_dir) / "error_analysis"
-    out.mkdir(parents=True, exist_ok=True)
-    result.paths["tokens_csv"] = out / "token_predictions.csv"
-    tokens.to_csv(result.paths["tokens_csv"], index=False)
-    result.paths["sequences_csv"] = out / "highest_loss_sequences.csv"
-    tokens[tokens["row"].isin(result.sequence_scores.index)].merge(
-        result.sequence_scores, left_on="row", right_index=True
-    ).sort_values(["total_loss", "row", "position"], ascending=[False, True, True]).to_csv(
-        result.paths["sequences_csv"], index=False
-    )
-    result.paths["by_token_csv"] = out / "loss_by_token.csv"
-    result.by_token.to_csv(result.paths["by_token_csv"])
-    result.paths["by_label_csv"] = out / "loss_by_label.csv"
-    result.by_label.to_csv(result.paths["by_label_csv"])
-    result.paths["confusion_csv"] = out / "confusion_matrix.csv"
-    result.confusion.to_csv(result.paths["confusion_csv"], float_format="%.4f")
-    result.paths["suspects_csv"] = out / "suspected_label_errors.csv"
-    result.suspects.to_csv(result.paths["suspects_csv"], index=False)
-    title = f"{Path(model_dir).name} on PAN-X {lang} {split}"
-    result.paths["confusion_png"] = plot_confusion_matrix(
-        result.confusion.to_numpy(), labels, out / "confusion_matrix.png",
-        title=f"Confusion matrix, {lang} {split}",
-    )
-    result.paths["loss_by_label"] = plot_loss_by_label(
-        result.by_label, out / "loss_by_label.png", title=f"Loss by gold label, {lang} {split}"
-    )
-    result.paths["markdown"] = out / "error_analysis.md"
-    result.paths["markdown"].write_text(render_markdown(result, title, threshold, min_count))
+    model = AutoModelForTokenClassification.from_pretrained(config.model_dir)
+    tokenizer = AutoTokenizer.from_pretrained(config.model_dir)
+    labels = model_label_names(model)
+    dataset = load_analysis_split(config, labels)
+    tokens = predict_tokens(model, tokenizer, dataset, config.batch_size, config.max_length,
+                            accelerator)
+    result = analyse(tokens, labels, list(dataset["tokens"]), config.top_k, config.min_count,
+                     config.threshold)
+    if accelerator.is_main_process:
+        source = Path(config.data_dir).name if config.data_dir else "PAN-X (google/xtreme)"
+        title = f"{Path(config.model_dir).name} on {source} {config.lang} {config.split}"
+        out = Path(config.output_dir or Path(config.model_dir) / "error_analysis")
+        write_outputs(result, out, title, config)
     return result
 
 
-def build_arg_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        description="Error analysis of a trained tagger: highest-loss sentences, loss by token "
-        "and label, the confusion matrix, and likely annotation errors.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    parser.add_argument("model_dir", help="Folder of a trained model (config, weights, tokenizer).")
-    parser.add_argument("--data-dir", default=None,
-                        help="Folder of {split}-{lang}.tsv files; omit to load google/xtreme.")
-    parser.add_argument("--lang", default="de", help="PAN-X language to analyse.")
-    parser.add_argument("--split", default="validation", help="Split to analyse.")
-    parser.add_argument("--max-samples", type=int, default=None,
-                        help="Analyse only the first N sentences.")
-    parser.add_argument("--output-dir", default=None,
-                        help="Where to write the report (default MODEL_DIR/error_analysis).")
-    parser.add_argument("--batch-size", type=int, default=32, help="Sentences per batch.")
-    parser.add_argument("--top-k", type=int, default=5,
-                        help="Highest-loss sentences and suspected label errors to list.")
-    parser.add_argument("--min-count", type=int, default=5,
-                        help="Occurrences a token needs to enter the loss-by-token table.")
-    parser.add_argument("--threshold", type=float, default=0.9,
-                        help="Probability of a non-gold label that flags a likely annotation "
-                        "error.")
-    parser.add_argument("--max-length", type=int, default=512,
-                        help="Truncate sentences to this many sub-word tokens.")
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> ErrorAnalysis:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    args = build_arg_parser().parse_args(argv)
-    result = run_error_analysis(
-        args.model_dir,
-        data_dir=args.data_dir,
-        lang=args.lang,
-        split=args.split,
-        max_samples=args.max_samples,
-        output_dir=args.output_dir,
-        batch_size=args.batch_size,
-        top_k=args.top_k,
-        min_count=args.min_count,
-        threshold=args.threshold,
-        max_length=args.max_length,
-    )
-    if "markdown" in result.paths:
-        print("Highest total loss:")
-        print(markdown_table(result.sequence_scores))
-        print("\nLoss by token:")
-        print(markdown_table(result.by_token))
-        print("\nLoss by gold label:")
-        print(markdown_table(result.by_label))
-        print("\nConfusion matrix (rows gold, normalised):")
-        print(markdown_table(result.confusion, float_format="{:.2f}"))
-        print(f"\n{len(result.suspects)} confident disagreements with the gold tags.")
-        print(f"Report written to {result.paths['markdown']}")
-    return result
+def run(config: AnalyseConfig) -> int:
+    """The ``swiss-ner analyse`` command: analyse, print the tables, name the report."""
+    result = run_error_analysis(config)
+    if "markdown" not in result.paths:
+        return 0
+    print("Highest total loss:")
+    print(markdown_table(result.sequence_scores))
+    print("\nLoss by token:")
+    print(markdown_table(result.by_token))
+    print("\nLoss by gold label:")
+    print(markdown_table(result.by_label))
+    print("\nConfusion matrix (rows gold, normalised):")
+    print(markdown_table(result.confusion, float_format="{:.2f}"))
+    print(f"\n{len(result.suspects)} confident disagreements with the gold tags.")
+    print(f"Report written to {result.paths['markdown']}")
+    return 0
