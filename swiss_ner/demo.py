@@ -58,7 +58,7 @@ def build_page(
             run_on_click=True,
             cache_examples=False,
         )
-        gr.on([button.click, text.submit], predict, inputs=text, outputs=entities)
+        button.click(predict, inputs=text, outputs=entities)
     return page
 
 

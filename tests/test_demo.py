@@ -134,6 +134,16 @@ def demo_url(trained_model_dir, sentence_and_entities, tmp_path) -> Iterator[str
         server.wait(timeout=30)
 
 
+def highlighted(page, sync_api, count: int) -> list[tuple[str | None, str | None]]:
+    """The ``(text, label)`` of each highlighted span, once ``count`` of them are shown."""
+    spans = page.locator("#entities .token.highlighted")
+    sync_api.expect(spans).to_have_count(count, timeout=60_000)
+    return [
+        (span.locator(".text").text_content(), span.locator(".label").text_content())
+        for span in spans.all()
+    ]
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
 def test_the_page_highlights_the_entities_the_model_finds(demo_url, sentence_and_entities):
     sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
@@ -145,12 +155,11 @@ def test_the_page_highlights_the_entities_the_model_finds(demo_url, sentence_and
             page.goto(demo_url)
             page.get_by_label("Text").fill(sentence)
             page.get_by_role("button", name="Find entities").click()
-            spans = page.locator("#entities .token.highlighted")
-            sync_api.expect(spans).to_have_count(len(expected), timeout=60_000)
-            shown = [
-                (span.locator(".text").text_content(), span.locator(".label").text_content())
-                for span in spans.all()
-            ]
+            typed = highlighted(page, sync_api, len(expected))
+            page.reload()
+            page.get_by_text(sentence[:30]).click()  # the sentence is also the page's example
+            from_example = highlighted(page, sync_api, len(expected))
         finally:
             browser.close()
-    assert shown == expected
+    assert typed == expected
+    assert from_example == expected

@@ -19,7 +19,9 @@ from swiss_ner.hub import HubPushError
 from swiss_ner.space import push_space, space_files, write_space
 from swiss_ner.widget import WIDGET_EXAMPLES
 
-gradio = pytest.importorskip("gradio", reason="the Space's sdk_version is the installed gradio")
+gradio = pytest.importorskip(
+    "gradio", reason="the Space pins the installed gradio: pip install 'swiss-ner[demo]'"
+)
 
 SPACE_ID = "swiss-org/xlmr-panx-ch-demo"
 MODEL_ID = "swiss-org/xlmr-panx-ch"
