@@ -111,3 +111,13 @@ def test_crossing_range_when_seeds_disagree():
     assert high == pytest.approx(200)  # seed 1: half way
     assert low < crossing.sentences < high
     assert find_crossing(frame[frame["strategy"] != NAMES.zero_shot], NAMES) is None
+
+
+def test_each_language_is_scored_on_test_where_it_has_one():
+    runs = plan_runs(NAMES.langs, ["zero-shot"])
+    results = {("zero-shot-de", 42): FakeTrain(with_test=True)(TrainConfig())}
+    del results["zero-shot-de", 42].test_metrics["fr"]
+    frame = score_frame(runs, results, NAMES).set_index("lang")
+    assert frame.loc["de", "split"] == "test" and frame.loc["de", "eval_sentences"] == 300
+    assert frame.loc["de", "f1"] == pytest.approx(0.84)
+    assert frame.loc["fr", "split"] == "validation" and frame.loc["fr", "f1"] == ZERO_SHOT_FR

@@ -173,6 +173,20 @@ def test_markdown_names_the_split_and_its_sentences(base_config, tmp_path):
     assert "on the **test** split (the data's test split)" in markdown
     assert "de 300" in markdown and "0.440" in markdown
 
+    mixed = FakeTrain(with_test=True)
+
+    def without_french_test(train_config):
+        results = mixed(train_config)
+        del results.test_metrics["fr"]
+        results.save(Path(train_config.output_dir) / "results.json")
+        return results
+
+    build_report(dataclasses.replace(config, report_dir=str(tmp_path / "m")),
+                 train_fn=without_french_test)
+    markdown = (tmp_path / "m" / "crosslingual.md").read_text()
+    assert "on the **test and validation** splits (test where the data has one)" in markdown
+    assert "de 300 (test), fr 200 (validation)" in markdown
+
 
 def test_cli_parses_report_options():
     args = cli.build_parser().parse_args(

@@ -132,15 +132,21 @@ def _setup_lines(config: ReportConfig, seeds: Sequence[int]) -> list[str]:
 def _scoring_lines(scores: pd.DataFrame, seeds: int) -> list[str]:
     """Which split the numbers come from, how many sentences, and what the intervals mean."""
     splits = list(dict.fromkeys(scores["split"]))
-    sentences = scores.groupby("lang", sort=False)["eval_sentences"].max()
-    counts = ", ".join(f"{lang} {int(n):,}" for lang, n in sentences.items())
+    per_lang = scores.groupby("lang", sort=False).agg(
+        split=("split", "first"), sentences=("eval_sentences", "max")
+    )
+    counts = ", ".join(
+        f"{lang} {int(row.sentences):,}" + (f" ({row.split})" if len(splits) > 1 else "")
+        for lang, row in per_lang.iterrows()
+    )
     why = (
         "the data's test split" if splits == ["test"]
-        else "validation: the data has no test split" if "test" not in splits
+        else f"{splits[0]}: the data has no test split" if "test" not in splits
         else "test where the data has one"
     )
     return [
-        f"**Scores**: entity-level F1 (seqeval) on the **{' and '.join(splits)}** split ({why}); "
+        f"**Scores**: entity-level F1 (seqeval) on the **{' and '.join(splits)}** "
+        f"split{'s' if len(splits) > 1 else ''} ({why}); "
         f"sentences scored per language: {counts}. Each cell: {interval_kind(seeds)}.",
         "",
     ]

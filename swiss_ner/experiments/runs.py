@@ -187,7 +187,7 @@ def free_disk(output_dir: Path, keep_weights: bool) -> None:
     shutil.rmtree(output_dir / CHECKPOINTS_DIR, ignore_errors=True)
     if not keep_weights:
         for weights in [*output_dir.glob("*.safetensors"), *output_dir.glob("*.bin")]:
-            weights.unlink()
+            weights.unlink(missing_ok=True)
 
 
 def run_or_reuse(config: TrainConfig, train_fn: TrainFn, keep_weights: bool = True) -> RunResults:

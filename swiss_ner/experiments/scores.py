@@ -58,7 +58,8 @@ class RowNames:
 
 def score_frame(runs: Sequence[SubRun], results: RunTable, names: RowNames) -> pd.DataFrame:
     """One row per run, seed and evaluation language: F1, its bootstrap interval, and the split
-    and number of sentences it was scored on (test when the run scored test, else validation).
+    and number of sentences it was scored on (test where the language has a test split, else
+    the evaluation split).
 
     ``each`` takes its source-language score from the zero-shot run, which is the same training.
     """
@@ -67,12 +68,15 @@ def score_frame(runs: Sequence[SubRun], results: RunTable, names: RowNames) -> p
     for (name, seed), run_results in results.items():
         run = by_name[name]
         for lang in run.eval_langs:
-            scores = run_results.headline_metrics[lang]
+            split, scores = (
+                ("test", run_results.test_metrics[lang]) if lang in run_results.test_metrics
+                else (run_results.eval_split, run_results.metrics[lang])
+            )
             ci = scores.f1_ci
             records.append(
                 (names.of(run), name, seed, run.max_train_samples, lang, scores.f1,
-                 ci.low if ci else np.nan, ci.high if ci else np.nan,
-                 run_results.headline_split, scores.num_sentences)
+                 ci.low if ci else np.nan, ci.high if ci else np.nan, split,
+                 scores.num_sentences)
             )
     frame = pd.DataFrame.from_records(records, columns=list(SCORE_COLUMNS))
     own = frame[frame["strategy"] == names.each]
