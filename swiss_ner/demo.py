@@ -3,15 +3,21 @@
 It runs the stock ``transformers`` pipeline with ``aggregation_strategy="simple"`` (what users
 get from ``pipeline("ner", ...)``) and shows its entity groups as labelled spans. ``swiss-ner
 demo`` serves it locally; the model's Hugging Face Space runs this same file as its app.py, so
-it imports nothing but gradio and transformers.
+it imports nothing but gradio, transformers and huggingface_hub.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
+from huggingface_hub import ModelCard
 from transformers import pipeline
+
+if TYPE_CHECKING:  # the Space runs this file without swiss_ner
+    from swiss_ner.config import DemoConfig
 
 DEMO_INSTALL_HELP = "the demo needs gradio: pip install 'swiss-ner[demo]'"
 
@@ -73,3 +79,22 @@ def launch_demo(
     """Serve the demo at ``http://host:port`` until interrupted, without Gradio's analytics."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     build_demo(str(model), examples).launch(server_name=host, server_port=port)
+
+
+def card_examples(model: str) -> list[str]:
+    """The widget sentences of the model's card (README.md), offered as the demo's examples.
+
+    Empty when the model has no card or its card no widget: the demo works without examples.
+    """
+    local_card = Path(model, "README.md")
+    try:
+        card = ModelCard.load(local_card if local_card.is_file() else model)
+    except (OSError, ValueError):
+        return []
+    return [entry["text"] for entry in card.data.widget or [] if "text" in entry]
+
+
+def run(config: DemoConfig) -> int:
+    """``swiss-ner demo``: serve the demo of ``config.model``, with its card's sentences."""
+    launch_demo(config.model, card_examples(config.model), host=config.host, port=config.port)
+    return 0

@@ -16,7 +16,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-LANGUAGE_NAMES = {"de": "German", "fr": "French", "it": "Italian", "en": "English"}
+from swiss_ner.constants import LANGUAGE_NAMES
+
 WIDGET_EXAMPLES = {
     "de": "Angela Merkel besuchte am Montag die Credit Suisse in Zürich.",
     "fr": "Alain Berset a rencontré les dirigeants de Nestlé à Lausanne.",

@@ -1,8 +1,8 @@
 """The Gradio demo: a clear error without gradio, and the page in a real (headless) browser.
 
-The browser test starts the demo in its own process on the tiny trained model, types a German
-sentence into the page with Chromium and checks that the entities the stock pipeline finds are
-the highlighted spans, with their labels.
+The browser test starts ``swiss-ner demo`` on the tiny trained model, types a German sentence
+into the page with Chromium, then clicks one of the card's example sentences, and checks each
+time that the entities the stock pipeline finds are the highlighted spans, with their labels.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from huggingface_hub import ModelCard
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_ARGS = [
@@ -64,21 +65,47 @@ def panx_sentences(panx_dir: Path, limit: int) -> Iterator[str]:
         tokens, tags = [], []
 
 
+def shown_entities(ner, text: str) -> list[tuple[str, str]]:
+    """The ``(span, label)`` pairs the page should highlight: the stock pipeline's groups."""
+    return [(text[g["start"] : g["end"]], g["entity_group"]) for g in ner(text)]
+
+
 @pytest.fixture(scope="module")
-def sentence_and_entities(trained_model_dir, panx_dir) -> tuple[str, list[tuple[str, str]]]:
-    """A German sentence in which the tiny model finds entities, and its ``(span, label)`` list."""
+def ner(trained_model_dir):
     from transformers import pipeline
 
-    from swiss_ner.widget import WIDGET_EXAMPLES
-
-    ner = pipeline(
+    return pipeline(
         "token-classification", model=str(trained_model_dir), aggregation_strategy="simple"
     )
+
+
+@pytest.fixture(scope="module")
+def typed_sentence(ner, panx_dir) -> tuple[str, list[tuple[str, str]]]:
+    """A German sentence in which the tiny model finds entities, and those entities."""
+    from swiss_ner.widget import WIDGET_EXAMPLES
+
     for sentence in [WIDGET_EXAMPLES["de"], *panx_sentences(panx_dir, SENTENCES_TO_TRY)]:
-        groups = ner(sentence)
-        if groups:
-            return sentence, [(sentence[g["start"] : g["end"]], g["entity_group"]) for g in groups]
+        if expected := shown_entities(ner, sentence):
+            return sentence, expected
     pytest.fail("the tiny trained model finds no entity in any German sentence tried")
+
+
+@pytest.fixture(scope="module")
+def card_example(ner, trained_model_dir) -> tuple[str, list[tuple[str, str]]]:
+    """A widget sentence of the model's card in which the model finds entities, and those."""
+    for entry in ModelCard.load(trained_model_dir / "README.md").data.widget:
+        if expected := shown_entities(ner, entry["text"]):
+            return entry["text"], expected
+    pytest.fail("the tiny trained model finds no entity in any widget sentence of its card")
+
+
+def test_examples_are_the_widget_sentences_of_the_card(trained_model_dir, tmp_path):
+    demo = pytest.importorskip(
+        "swiss_ner.demo", reason="the demo needs gradio", exc_type=ImportError
+    )
+    widget = ModelCard.load(trained_model_dir / "README.md").data.widget
+    assert demo.card_examples(str(trained_model_dir)) == [entry["text"] for entry in widget]
+    assert demo.card_examples(str(tmp_path)) == []
 
 
 def free_port() -> int:
@@ -101,30 +128,16 @@ def wait_until_serving(url: str, server: subprocess.Popen, log: Path) -> None:
 
 
 @pytest.fixture
-def demo_url(trained_model_dir, sentence_and_entities, tmp_path) -> Iterator[str]:
-    """The demo, served by ``launch_demo`` in a child process on a free local port."""
+def demo_url(trained_model_dir, tmp_path) -> Iterator[str]:
+    """``swiss-ner demo`` on the tiny model, in a child process on a free local port."""
     pytest.importorskip("gradio", reason="the demo needs gradio: pip install 'swiss-ner[demo]'")
     port = free_port()
-    script = (
-        "import sys; from swiss_ner.demo import launch_demo; "
-        "launch_demo(sys.argv[1], [sys.argv[2]], host='127.0.0.1', port=int(sys.argv[3]))"
-    )
+    command = [sys.executable, "-m", "swiss_ner.cli", "demo", "--model", str(trained_model_dir)]
+    command += ["--host", "127.0.0.1", "--port", str(port)]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
     log = tmp_path / "demo.log"
     with log.open("w") as output:
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                script,
-                str(trained_model_dir),
-                sentence_and_entities[0],
-                str(port),
-            ],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
+        server = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}/"
     try:
         wait_until_serving(url, server, log)
@@ -145,21 +158,21 @@ def highlighted(page, sync_api, count: int) -> list[tuple[str | None, str | None
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
-def test_the_page_highlights_the_entities_the_model_finds(demo_url, sentence_and_entities):
+def test_the_page_highlights_the_entities_the_model_finds(demo_url, typed_sentence, card_example):
     sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
-    sentence, expected = sentence_and_entities
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page()
             page.goto(demo_url)
-            page.get_by_label("Text").fill(sentence)
+            page.get_by_label("Text").fill(typed_sentence[0])
             page.get_by_role("button", name="Find entities").click()
-            typed = highlighted(page, sync_api, len(expected))
+            typed = highlighted(page, sync_api, len(typed_sentence[1]))
             page.reload()
-            page.get_by_text(sentence[:30]).click()  # the sentence is also the page's example
-            from_example = highlighted(page, sync_api, len(expected))
+            page.get_by_text(card_example[0][:30]).click()
+            sync_api.expect(page.get_by_label("Text")).to_have_value(card_example[0])
+            clicked = highlighted(page, sync_api, len(card_example[1]))
         finally:
             browser.close()
-    assert typed == expected
-    assert from_example == expected
+    assert typed == typed_sentence[1]
+    assert clicked == card_example[1]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import json
 import os
 import subprocess
@@ -63,18 +62,8 @@ def test_readme_configures_a_gradio_space_of_the_model():
     assert f'model="{MODEL_ID}"' in card.text
 
 
-def test_app_is_standalone_and_names_the_model_and_examples():
+def test_app_names_the_model_and_examples():
     app = space_files(MODEL_ID, EXAMPLES)["app.py"]
-    tree = ast.parse(app)
-    imported = {
-        alias.name
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Import)
-        for alias in node.names
-    }
-    imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
-    assert not [name for name in imported if name.startswith("swiss_ner")]
-    assert {"gradio", "transformers"} <= imported
     assert f"MODEL_ID = {MODEL_ID!r}" in app
     for example in EXAMPLES:
         assert repr(example) in app
@@ -144,14 +133,19 @@ def test_a_local_folder_is_not_a_space_model(tmp_path):
 
 
 def test_the_space_app_runs_and_predicts_like_the_pipeline(trained_model_dir, tmp_path):
-    """app.py, imported in a clean process with the tiny model's folder for the Hub id."""
+    """app.py, imported without swiss_ner in a clean process, the tiny model's folder its model."""
     from transformers import pipeline
 
-    sentence = WIDGET_EXAMPLES["de"]
+    ner = pipeline(
+        "token-classification", model=str(trained_model_dir), aggregation_strategy="simple"
+    )
+    sentence, expected = next(((s, ner(s)) for s in EXAMPLES if ner(s)), (None, []))
+    assert sentence, "the tiny model finds no entity in any example"
     folder = tmp_path / "space"
     write_space(folder, str(trained_model_dir), EXAMPLES)
-    script = (
-        "import json, sys; sys.path.insert(0, sys.argv[1]); import app; "
+    script = (  # the Space has no swiss_ner: block it
+        "import json, sys; sys.modules['swiss_ner'] = None; sys.path.insert(0, sys.argv[1]); "
+        "import app; "
         "assert type(app.demo).__name__ == 'Blocks'; "
         "print(json.dumps(app.predict(sys.argv[2]), default=float))"
     )
@@ -166,10 +160,6 @@ def test_the_space_app_runs_and_predicts_like_the_pipeline(trained_model_dir, tm
     )
     assert done.returncode == 0, done.stderr
     shown = json.loads(done.stdout.strip().splitlines()[-1])
-    ner = pipeline(
-        "token-classification", model=str(trained_model_dir), aggregation_strategy="simple"
-    )
-    expected = ner(sentence)
     assert shown["text"] == sentence
     assert [(e["entity_group"], e["start"], e["end"]) for e in shown["entities"]] == [
         (e["entity_group"], e["start"], e["end"]) for e in expected
