@@ -1,0 +1,493 @@
+"""Tag raw text with a fine-tuned token-classification model: :class:`NerTagger`.
+
+Each word takes the label of its first sub-word, and every entity is reported as a slice of the
+original text with character offsets, never as decoded sub-words. For speed on CPUs every
+sentence is tokenised once, windows are sorted by length and batched under a budget of padded
+tokens, and only the first pieces' logits are read.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from swiss_ner.inference.words import Word, model_words, split_sentences, split_words
+
+# Files from which AutoTokenizer builds a real tokenizer; without any of them it silently builds
+# an XLM-R tokenizer with five special pieces, and every word becomes <unk>.
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "sentencepiece.bpe.model",
+    "spiece.model",
+    "tokenizer.model",
+    "vocab.json",
+    "vocab.txt",
+)
+MIN_VOCABULARY = 100
+# Windows and padded tokens per forward pass when not given: measured on a small XLM-R, larger
+# batches lose on 2 CPU cores (cache) and win on a GPU (bench/infer_throughput.py).
+DEFAULT_BATCH = {"cpu": (32, 8192), "cuda": (128, 32768)}
+# Sentences tokenised and sorted together: bounds memory on huge inputs, keeps batches full.
+SENTENCES_PER_CHUNK = 4096
+
+
+class ModelLoadError(RuntimeError):
+    """The model or tokenizer could not be loaded (missing folder, unknown repo, offline, ...)."""
+
+
+@dataclass(frozen=True)
+class Entity:
+    """One tagged entity: ``text == source[start:end]``, made of words ``word_start:word_end``."""
+
+    text: str
+    type: str
+    score: float
+    start: int
+    end: int
+    word_start: int
+    word_end: int
+
+    @property
+    def entity_group(self) -> str:
+        """The name ``transformers`` pipelines use for :attr:`type`."""
+        return self.type
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _split_tag(tag: str) -> tuple[str, str]:
+    """``("B", "PER")`` from ``"B-PER"``, ``("O", "")`` for outside; a bare ``"PER"`` is inside."""
+    if tag == "O" or not tag:
+        return "O", ""
+    prefix, dash, entity_type = tag.partition("-")
+    if dash and prefix in {"B", "I"}:
+        return prefix, entity_type
+    return "I", tag
+
+
+def decode_iob2(tags: Sequence[str]) -> list[tuple[str, int, int]]:
+    """Entity spans ``(type, first_word, end_word)`` from IOB2 tags, end exclusive.
+
+    Lenient like seqeval's default mode: an ``I-X`` after ``O`` or after another type starts a new
+    entity instead of being dropped, since a model's output need not be valid IOB2.
+    """
+    spans: list[tuple[str, int, int]] = []
+    current_type, current_start = "", -1
+    for index, tag in enumerate(tags):
+        prefix, entity_type = _split_tag(tag)
+        continues = prefix == "I" and entity_type == current_type
+        if current_type and not continues:
+            spans.append((current_type, current_start, index))
+            current_type = ""
+        if prefix != "O" and not continues:
+            current_type, current_start = entity_type, index
+    if current_type:
+        spans.append((current_type, current_start, len(tags)))
+    return spans
+
+
+def decode_entities(
+    words: Sequence[Word],
+    tags: Sequence[str],
+    scores: Sequence[float],
+    text: str | None = None,
+    first_word: int = 0,
+) -> list[Entity]:
+    """Entities from per-word tags and scores; an entity's score is the mean of its words' scores.
+
+    The entity text is ``text[start:end]`` of the original text, so it keeps the original spacing.
+    Without ``text`` the words are laid out at their offsets with spaces in the gaps. Word indices
+    count from ``first_word``, for ``words`` that are one sentence of a longer text.
+    """
+    if not len(words) == len(tags) == len(scores):
+        raise ValueError(f"{len(words)} words, {len(tags)} tags and {len(scores)} scores")
+    if text is None:
+        text = _layout(words)
+    entities = []
+    for entity_type, first, last in decode_iob2(tags):
+        start, end = words[first][1], words[last - 1][2]
+        score = sum(scores[first:last]) / (last - first)
+        entities.append(
+            Entity(
+                text[start:end],
+                entity_type,
+                float(score),
+                start,
+                end,
+                first_word + first,
+                first_word + last,
+            )
+        )
+    return entities
+
+
+def _layout(words: Sequence[Word]) -> str:
+    """A text in which every word sits at its offsets, gaps filled with spaces."""
+    pieces: list[str] = []
+    position = 0
+    for word, start, end in words:
+        pieces.append(" " * (start - position) + word)
+        position = end
+    return "".join(pieces)
+
+
+def check_tokenizer(tokenizer, source: str) -> None:
+    """Raise :class:`ModelLoadError` for a tokenizer with (almost) no vocabulary.
+
+    ``AutoTokenizer`` on a folder without tokenizer files builds such a stand-in without a word of
+    warning; a model trained or served with it reads every word as ``<unk>``.
+    """
+    size = len(tokenizer)
+    if size < MIN_VOCABULARY:
+        raise ModelLoadError(f"{_no_tokenizer_files(source)} (its tokenizer has {size} pieces)")
+
+
+def _no_tokenizer_files(source: str) -> str:
+    return (
+        f"model folder {source} has no tokenizer files (tokenizer.json or "
+        f"sentencepiece.bpe.model); save the tokenizer with tokenizer.save_pretrained({source})"
+    )
+
+
+def _as_texts(texts: str | Iterable[str]) -> list[str]:
+    """``texts`` as a list of strings, or a TypeError that names the offending item."""
+    if isinstance(texts, str):
+        return [texts]
+    if texts is None or isinstance(texts, bytes | bytearray) or not isinstance(texts, Iterable):
+        raise TypeError(f"texts is {_type_name(texts)}, expected a str or an iterable of str")
+    checked = list(texts)
+    for index, text in enumerate(checked):
+        if not isinstance(text, str):
+            raise TypeError(f"texts[{index}] is {_type_name(text)}, expected str")
+    return checked
+
+
+def _type_name(value: object) -> str:
+    return "None" if value is None else type(value).__name__
+
+
+def _windows(piece_counts: Sequence[int], budget: int, context: int) -> list[tuple[int, int]]:
+    """Word windows ``(start, end)`` of at most ``budget`` sub-words that cover every word.
+
+    Consecutive windows overlap by about ``context`` sub-words so that every word can be read from
+    a window where it has context on both sides. A word longer than ``budget`` gets its own window
+    (its tail is cut; its first piece, the one that is read, survives).
+    """
+    windows: list[tuple[int, int]] = []
+    start, total = 0, len(piece_counts)
+    while start < total:
+        end, used = start, 0
+        while end < total and (end == start or used + piece_counts[end] <= budget):
+            used += piece_counts[end]
+            end += 1
+        windows.append((start, end))
+        if end == total:
+            break
+        next_start, overlap = end, 0
+        while next_start - 1 > start and overlap + piece_counts[next_start - 1] <= context:
+            next_start -= 1
+            overlap += piece_counts[next_start]
+        start = next_start
+    return windows
+
+
+def _choose_window(windows: Sequence[tuple[int, int]], total: int) -> list[int]:
+    """For each word, the window in which it lies furthest from an edge (most context)."""
+    best = [-1] * total
+    margin = [-1] * total
+    for number, (start, end) in enumerate(windows):
+        for index in range(start, end):
+            distance = min(index - start, end - 1 - index)
+            if distance > margin[index]:
+                best[index], margin[index] = number, distance
+    return best
+
+
+@dataclass(frozen=True)
+class _Window:
+    """One model input: its piece ids, and for each piece the index (among all words of the
+    request) of the word it is read for, or -1 (special token, continuation piece, or a word read
+    from another window)."""
+
+    ids: list[int]
+    read_for: list[int]
+
+
+def _sentence_windows(
+    ids: list[int], word_ids: list[int | None], offset: int, budget: int, context: int
+) -> list[_Window]:
+    """The windows that read one tokenised sentence whose words are numbered from ``offset``."""
+    content = [position for position, word in enumerate(word_ids) if word is not None]
+    if not content:
+        return []
+    first, last = content[0], content[-1] + 1
+    prefix, pieces, suffix = ids[:first], ids[first:last], ids[last:]
+    words = word_ids[first:last]
+    read_for = [
+        offset + word if position == 0 or word != words[position - 1] else -1
+        for position, word in enumerate(words)
+    ]
+    specials = ([-1] * len(prefix), [-1] * len(suffix))
+    if len(pieces) <= budget:
+        return [_Window(prefix + pieces + suffix, specials[0] + read_for + specials[1])]
+
+    piece_counts = [0] * (words[-1] + 1)
+    for word in words:
+        piece_counts[word] += 1
+    bounds = [0]
+    for count in piece_counts:
+        bounds.append(bounds[-1] + count)
+    word_windows = _windows([max(count, 1) for count in piece_counts], budget, context)
+    best = _choose_window(word_windows, len(piece_counts))
+    windows = []
+    for number, (start, end) in enumerate(word_windows):
+        kept = {offset + word for word in range(start, end) if best[word] == number}
+        span = slice(bounds[start], min(bounds[end], bounds[start] + budget))
+        reads = [index if index in kept else -1 for index in read_for[span]]
+        windows.append(_Window(prefix + pieces[span] + suffix, specials[0] + reads + specials[1]))
+    return windows
+
+
+class NerTagger:
+    """A token-classification model that tags raw text; load it with :meth:`from_pretrained`.
+
+    ``batch_size`` caps the windows per forward pass and ``max_batch_tokens`` the padded tokens
+    (defaults: 32 and 8192 on a CPU, 128 and 32768 on a GPU). ``quantize=True`` runs the Linear
+    layers in int8 with ``torch.ao.quantization.quantize_dynamic`` (CPU only; faster, slightly
+    different tags; torch has deprecated that API in favour of torchao, so it warns).
+
+    >>> tagger = NerTagger.from_pretrained("outputs/xlmr-panx-ch")  # doctest: +SKIP
+    >>> tagger.tag("traf Vertreter der Credit Suisse.")  # doctest: +SKIP
+    [[Entity(text='Credit Suisse', type='ORG', score=0.98, start=19, end=32, ...)]]
+    """
+
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        device: str | torch.device | None = None,
+        batch_size: int | None = None,
+        max_length: int | None = None,
+        context: int | None = None,
+        max_batch_tokens: int | None = None,
+        quantize: bool = False,
+    ) -> None:
+        if not getattr(tokenizer, "is_fast", False):
+            raise ValueError("NerTagger needs a fast (tokenizers-backed) tokenizer for word_ids()")
+        if batch_size is not None and batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.device = torch.device(device) if device else _default_device()
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device {str(self.device)!r} requested but CUDA is not available")
+        if quantize and self.device.type != "cpu":
+            raise ValueError(f"quantize=True runs on the CPU only, not on {str(self.device)!r}")
+        if quantize:
+            model = torch.ao.quantization.quantize_dynamic(
+                model.eval(), {torch.nn.Linear}, dtype=torch.qint8
+            )
+        self.model = model.to(self.device).eval()
+        self.tokenizer = tokenizer
+        default_windows, default_tokens = DEFAULT_BATCH.get(self.device.type, DEFAULT_BATCH["cpu"])
+        self.batch_size = batch_size or default_windows
+        self.quantized = quantize
+        self.id2label = {int(i): label for i, label in model.config.id2label.items()}
+        self.max_length = max_length or _model_max_length(model, tokenizer)
+        self.budget = self.max_length - tokenizer.num_special_tokens_to_add(pair=False)
+        if self.budget < 1:
+            raise ValueError(f"max_length {self.max_length} leaves no room for words")
+        self.context = self.budget // 4 if context is None else min(context, self.budget - 1)
+        self.max_batch_tokens = max(max_batch_tokens or default_tokens, self.max_length)
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        model_name_or_path: str,
+        device: str | torch.device | None = None,
+        batch_size: int | None = None,
+        max_length: int | None = None,
+        quantize: bool = False,
+        **kwargs,
+    ) -> NerTagger:
+        """Load model and tokenizer from a Hub repo id or a local folder.
+
+        Raises :class:`ModelLoadError` with the reason when either cannot be loaded, also for a
+        folder without tokenizer files (``AutoTokenizer`` would build an empty one).
+        """
+        from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+        name = str(model_name_or_path)
+        folder = Path(name).expanduser()
+        if _looks_like_a_path(name) and not folder.is_dir():
+            raise ModelLoadError(f"model folder {name!r} does not exist")
+        if folder.is_dir() and not (folder / "config.json").is_file():
+            raise ModelLoadError(f"model folder {name!r} has no config.json")
+        if folder.is_dir() and not any((folder / file).is_file() for file in TOKENIZER_FILES):
+            raise ModelLoadError(_no_tokenizer_files(name))
+        source = str(folder) if folder.is_dir() else name
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(source)
+            model = AutoModelForTokenClassification.from_pretrained(source)
+        except (OSError, ValueError, KeyError) as error:
+            raise ModelLoadError(
+                f"could not load a token-classification model from {model_name_or_path!r}: {error}"
+            ) from error
+        check_tokenizer(tokenizer, name)
+        return cls(
+            model,
+            tokenizer,
+            device=device,
+            batch_size=batch_size,
+            max_length=max_length,
+            quantize=quantize,
+            **kwargs,
+        )
+
+    def tag(self, texts: str | Iterable[str]) -> list[list[Entity]]:
+        """The entities of each text, in order; a single string counts as a list of one.
+
+        Each text is cut into sentences that are read one per window, as in training; entities
+        never cross a sentence boundary. Raises TypeError naming the item that is not a str.
+        """
+        texts = _as_texts(texts)
+        split = [split_words(text) for text in texts]
+        sentences = [
+            (number, first, end)
+            for number, (text, words) in enumerate(zip(texts, split, strict=True))
+            for first, end in split_sentences(text, words)
+        ]
+        predictions = self.predict_words(
+            [
+                model_words([word for word, _, _ in split[n][first:end]])
+                for n, first, end in sentences
+            ]
+        )
+        entities: list[list[Entity]] = [[] for _ in texts]
+        for (number, first, end), (tags, scores) in zip(sentences, predictions, strict=True):
+            entities[number].extend(
+                decode_entities(split[number][first:end], tags, scores, texts[number], first)
+            )
+        return entities
+
+    def predict_words(
+        self, sentences: Sequence[Sequence[str]]
+    ) -> list[tuple[list[str], list[float]]]:
+        """Per-word tags and probabilities for pre-split sentences of any length.
+
+        Each word takes the label of its first sub-word (argmax of the softmax) with that
+        label's probability; sentences longer than the model's limit are read in overlapping
+        windows of words, each word from the window that gives it the most context. A word
+        without any sub-word (nothing the tokenizer keeps) is "O" with probability 0.
+        """
+        results: list[tuple[list[str], list[float]]] = []
+        for start in range(0, len(sentences), SENTENCES_PER_CHUNK):
+            results.extend(self._predict_chunk(sentences[start : start + SENTENCES_PER_CHUNK]))
+        return results
+
+    def _predict_chunk(
+        self, sentences: Sequence[Sequence[str]]
+    ) -> list[tuple[list[str], list[float]]]:
+        """:meth:`predict_words` for sentences that are tokenised and sorted together."""
+        total = sum(len(words) for words in sentences)
+        labels = torch.full((total,), -1, dtype=torch.long)
+        probabilities = torch.zeros(total)
+        for batch in self._batches(self._plan_windows(sentences)):
+            self._read_batch(batch, labels, probabilities)
+        label_list, probability_list = labels.tolist(), probabilities.tolist()
+        names = [self.id2label.get(label, "O") for label in range(max(self.id2label) + 1)]
+        results, position = [], 0
+        for words in sentences:
+            end = position + len(words)
+            tags = [names[label] if label >= 0 else "O" for label in label_list[position:end]]
+            results.append((tags, probability_list[position:end]))
+            position = end
+        return results
+
+    def _plan_windows(self, sentences: Sequence[Sequence[str]]) -> list[_Window]:
+        """Tokenise every sentence once and cut it into the windows the model reads."""
+        nonempty = [number for number, words in enumerate(sentences) if words]
+        if not nonempty:
+            return []
+        # verbose=False: a long sentence is windowed below, so the tokenizer's warning that it
+        # exceeds the model's limit would be wrong.
+        encodings = self.tokenizer(
+            [list(sentences[number]) for number in nonempty],
+            is_split_into_words=True,
+            verbose=False,
+        ).encodings
+        offsets = [0]
+        for words in sentences:
+            offsets.append(offsets[-1] + len(words))
+        windows: list[_Window] = []
+        for number, encoding in zip(nonempty, encodings, strict=True):
+            windows.extend(
+                _sentence_windows(
+                    encoding.ids, encoding.word_ids, offsets[number], self.budget, self.context
+                )
+            )
+        return windows
+
+    def _batches(self, windows: list[_Window]) -> Iterator[list[_Window]]:
+        """Windows sorted by length, in batches of at most ``batch_size`` windows and
+        ``max_batch_tokens`` padded tokens, so that little compute goes into padding."""
+        batch: list[_Window] = []
+        for window in sorted(windows, key=lambda window: len(window.ids)):
+            padded = (len(batch) + 1) * len(window.ids)
+            if batch and (len(batch) == self.batch_size or padded > self.max_batch_tokens):
+                yield batch
+                batch = []
+            batch.append(window)
+        if batch:
+            yield batch
+
+    @torch.inference_mode()
+    def _read_batch(
+        self, batch: list[_Window], labels: torch.Tensor, probabilities: torch.Tensor
+    ) -> None:
+        """Run one batch and store the label and probability of every word it is read for."""
+        width = max(len(window.ids) for window in batch)
+        input_ids = torch.tensor(
+            [window.ids + [self.pad_id] * (width - len(window.ids)) for window in batch]
+        )
+        read_for = torch.tensor(
+            [window.read_for + [-1] * (width - len(window.read_for)) for window in batch]
+        )
+        lengths = torch.tensor([len(window.ids) for window in batch])
+        attention_mask = (torch.arange(width)[None, :] < lengths[:, None]).long()
+        logits = self.model(
+            input_ids=input_ids.to(self.device), attention_mask=attention_mask.to(self.device)
+        ).logits
+        rows, columns = (read_for >= 0).nonzero(as_tuple=True)
+        picked = logits[rows.to(self.device), columns.to(self.device)].float().softmax(dim=-1)
+        best_probability, best_label = picked.max(dim=-1)
+        words = read_for[rows, columns]
+        labels[words] = best_label.cpu()
+        probabilities[words] = best_probability.cpu()
+
+
+def _looks_like_a_path(name: str) -> bool:
+    """True for names that cannot be a Hub repo id ("org/repo" or "repo"): meant as folders."""
+    if name.startswith((".", "/", "~")) or name.count("/") > 1:
+        return True
+    return os.sep != "/" and os.sep in name
+
+
+def _default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _model_max_length(model, tokenizer) -> int:
+    """Longest input the model accepts: the tokenizer's limit, capped by the position table.
+
+    Two positions are held back because RoBERTa-style models start positions after the padding id.
+    """
+    limits = [int(tokenizer.model_max_length)] if tokenizer.model_max_length < 1_000_000 else []
+    positions = getattr(model.config, "max_position_embeddings", None)
+    if positions:
+        limits.append(int(positions) - 2)
+    return min(limits) if limits else 512

@@ -1,0 +1,43 @@
+"""Texts read from files for ``swiss-ner tag --file``: BOM, line ends, non-UTF-8 input."""
+
+from __future__ import annotations
+
+import pytest
+
+from swiss_ner.inference import read_text_lines, split_words
+
+
+def test_lines_come_without_bom_line_ends_or_blank_lines(tmp_path):
+    path = tmp_path / "news.txt"
+    path.write_bytes("\ufeffZürich liegt am See.\r\n\r\n  \nUBS in Basel\rNestlé\n".encode())
+    lines = read_text_lines(path)
+    assert lines == ["Zürich liegt am See.", "UBS in Basel", "Nestlé"]
+    assert split_words(lines[0])[0] == ("Zürich", 0, 6)
+
+
+def test_an_empty_file_has_no_texts(tmp_path):
+    path = tmp_path / "empty.txt"
+    path.write_bytes(b"")
+    assert read_text_lines(path) == []
+
+
+def test_a_latin1_file_is_refused_with_file_line_and_column(tmp_path):
+    path = tmp_path / "news.txt"
+    path.write_bytes("erste Zeile\nzweite\nCaf\u00e9 in Genf\n".encode("latin-1"))
+    with pytest.raises(ValueError) as error:
+        read_text_lines(path)
+    assert str(error.value) == (
+        f"{path}:3: not valid UTF-8 (byte 0xe9 at column 4); save the file as UTF-8"
+    )
+
+
+def test_the_column_counts_characters_not_bytes(tmp_path):
+    path = tmp_path / "mixed.txt"
+    path.write_bytes("\ufeffZürich ".encode() + b"\xff")
+    with pytest.raises(ValueError, match=r"mixed.txt:1: not valid UTF-8 \(byte 0xff at column 8\)"):
+        read_text_lines(path)
+
+
+def test_a_missing_file_raises_os_error(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        read_text_lines(tmp_path / "nowhere.txt")
