@@ -1,4 +1,4 @@
-"""`swiss-ner report` as a script, e.g. for `accelerate launch scripts/crosslingual.py --help`."""
+"""`swiss-ner report` as a script (`python scripts/crosslingual.py --help`)."""
 import sys
 
 from swiss_ner.cli import main

@@ -1,4 +1,4 @@
-"""`swiss-ner analyse` as a script, e.g. for `accelerate launch scripts/error_analysis.py --help`."""
+"""`swiss-ner analyse` as a script (`python scripts/error_analysis.py --help`)."""
 import sys
 
 from swiss_ner.cli import main

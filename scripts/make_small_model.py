@@ -1,4 +1,4 @@
-"""`swiss-ner make-small-model` as a script, e.g. for `accelerate launch scripts/make_small_model.py --help`."""
+"""`swiss-ner make-small-model` as a script (`python scripts/make_small_model.py --help`)."""
 import sys
 
 from swiss_ner.cli import main

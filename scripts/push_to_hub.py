@@ -1,4 +1,4 @@
-"""`swiss-ner push` as a script, e.g. for `accelerate launch scripts/push_to_hub.py --help`."""
+"""`swiss-ner push` as a script (`python scripts/push_to_hub.py --help`)."""
 import sys
 
 from swiss_ner.cli import main

@@ -1,4 +1,4 @@
-"""`swiss-ner train` as a script, e.g. for `accelerate launch scripts/train.py --help`."""
+"""`swiss-ner train` as a script (`python scripts/train.py --help`)."""
 import sys
 
 from swiss_ner.cli import main

@@ -147,7 +147,7 @@ class TrainConfig:
         ),
     )
     fused_adamw: bool = field(
-        default=True, metadata=option("Use torch's fused AdamW kernel on CUDA (ignored on CPU).")
+        default=True, metadata=option("Use torch's fused AdamW kernel (CPU and CUDA).")
     )
     compile: bool = field(
         default=False,

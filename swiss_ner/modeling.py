@@ -170,7 +170,9 @@ def load_tokenizer(model_name_or_path: str | os.PathLike):
     try:
         tokenizer = AutoTokenizer.from_pretrained(model_name_or_path)
     except (OSError, ValueError) as error:
-        raise TokenizerError(f"cannot load a tokenizer from {model_name_or_path}: {error}") from None
+        raise TokenizerError(
+            f"cannot load a tokenizer from {model_name_or_path}: {error}"
+        ) from None
     if len(tokenizer) < MIN_VOCABULARY:
         raise TokenizerError(
             f"{model_name_or_path} has no usable tokenizer ({len(tokenizer)} pieces): save the "

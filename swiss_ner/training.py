@@ -11,6 +11,7 @@ import math
 import os
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,7 +90,8 @@ class TrainingData:
 def _encode(
     dataset: Dataset, tokenizer, config: TrainConfig, label_all: bool
 ) -> tuple[Dataset, tuple[int, int]]:
-    encoded = tokenize_and_align(dataset, tokenizer, config.max_length, label_all)
+    max_length = min(config.max_length, tokenizer.model_max_length)
+    encoded = tokenize_and_align(dataset, tokenizer, max_length, label_all)
     return encoded.remove_columns("cut_entities"), truncation_counts(encoded)
 
 
@@ -163,8 +165,8 @@ def make_loaders(
     return train_loader, eval_loaders(data.eval_sets), eval_loaders(data.test_sets)
 
 
-def make_optimizer(config: TrainConfig, model: torch.nn.Module, device: torch.device):
-    """AdamW with weight decay on weights only (not biases and LayerNorm), fused on CUDA."""
+def make_optimizer(config: TrainConfig, model: torch.nn.Module) -> torch.optim.AdamW:
+    """AdamW with weight decay on weights only (not biases and LayerNorm), fused by default."""
     no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight")
     decay, skip = [], []
     for name, param in model.named_parameters():
@@ -172,8 +174,7 @@ def make_optimizer(config: TrainConfig, model: torch.nn.Module, device: torch.de
             (skip if any(nd in name for nd in no_decay) else decay).append(param)
     groups = [{"params": decay, "weight_decay": config.weight_decay},
               {"params": skip, "weight_decay": 0.0}]
-    fused = config.fused_adamw and device.type == "cuda"
-    return torch.optim.AdamW(groups, lr=config.learning_rate, fused=fused or None)
+    return torch.optim.AdamW(groups, lr=config.learning_rate, fused=config.fused_adamw or None)
 
 
 @dataclass
@@ -286,6 +287,7 @@ class Loop:
     evaluate: Evaluator
     plan: Schedule
     output_dir: Path
+    on_step: Callable[[int], None] | None = None  # called after each optimizer step (timing)
 
 
 def train_step(loop: Loop, batch: dict) -> torch.Tensor:
@@ -401,6 +403,8 @@ def fit(loop: Loop, state: ckpt.TrainingState) -> dict[str, LanguageScores]:
                 state.completed_steps += 1
                 progress.update(1)
                 step = state.completed_steps
+                if loop.on_step is not None:
+                    loop.on_step(step)
                 if step % config.log_every == 0 or step == plan.total_steps:
                     losses.check_finite(loop.output_dir)
                     loss = losses.take_window(accelerator)
@@ -501,10 +505,13 @@ def push_outputs(loop: Loop) -> None:
         ) from None
 
 
-def train(config: TrainConfig) -> RunResults:
+def train(
+    config: TrainConfig, on_step: Callable[[int], None] | None = None
+) -> RunResults:
     """Fine-tune on ``config.train_langs``, evaluate on ``config.eval_langs``, save everything.
 
-    Returns the run record also written to ``<output_dir>/results.json``.
+    Returns the run record also written to ``<output_dir>/results.json``. ``on_step(step)``
+    runs after every optimizer step (the benchmarks time the loop with it).
     """
     config.validate()
     accelerator = make_accelerator(config)
@@ -518,7 +525,7 @@ def train(config: TrainConfig) -> RunResults:
         model = torch.compile(model)
     pad_to = config.pad_to or (8 if accelerator.mixed_precision != "no" else None)
     train_loader, eval_loaders, test_loaders = make_loaders(config, data, pad_to)
-    optimizer = make_optimizer(config, model, accelerator.device)
+    optimizer = make_optimizer(config, model)
     model, optimizer, train_loader, *prepared = accelerator.prepare(
         model, optimizer, train_loader, *eval_loaders.values(), *test_loaders.values()
     )
@@ -529,7 +536,7 @@ def train(config: TrainConfig) -> RunResults:
     scheduler = accelerator.prepare(scheduler)
     evaluate = Evaluator(model, accelerator, data.tokenizer, label_names, data)
     loop = Loop(config, accelerator, model, optimizer, scheduler, train_loader, eval_loaders,
-                evaluate, plan, output_dir)
+                evaluate, plan, output_dir, on_step)
     if accelerator.log_with:
         accelerator.init_trackers("swiss-ner", config=_tracker_config(config))
 
