@@ -57,6 +57,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     parser.add_argument("--mixed-precision", default="no", choices=("no", "fp16", "bf16"))
     parser.add_argument("--batch-size", type=int, default=24)
+    parser.add_argument("--learning-rate", type=float, default=5e-5,
+                        help="for every variant (the seed's 5e-5; 1e-3 suits the small model)")
+    parser.add_argument("--warmup-ratio", type=float, default=0.0, help="for every variant")
     parser.add_argument("--warmup-steps", type=int, default=30)
     parser.add_argument("--steps", type=int, default=150, help="steps in the timed window")
     parser.add_argument(

@@ -227,7 +227,7 @@ def run_tag(config: cfg.TagConfig) -> int:
     texts = collect_texts(config.texts, config.file, sys.stdin)
     transformers_logging.disable_progress_bar()
     tagger = NerTagger.from_pretrained(
-        config.model, device=config.device, batch_size=config.batch_size
+        config.model, device=config.device, batch_size=config.batch_size, quantize=config.quantize
     )
     for number, (text, entities) in enumerate(zip(texts, tagger.tag(texts), strict=True)):
         if config.json:

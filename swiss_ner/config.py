@@ -257,6 +257,22 @@ def check_repo_id(repo_id: str, option_name: str) -> None:
         raise ConfigError(f"{option_name} {repo_id!r} is not a valid Hub id: {error}") from None
 
 
+def is_hub_model_id(name_or_path: str | None) -> bool:
+    """Whether ``name_or_path`` names a Hub model (``org/name``) rather than a local folder."""
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    if not name_or_path or Path(name_or_path).expanduser().exists():
+        return False
+    if name_or_path.startswith((".", "/", "~")):
+        return False
+    try:
+        validate_repo_id(name_or_path)
+    except HFValidationError:
+        return False
+    return True
+
+
 @dataclass
 class ReportConfig(TrainConfig):
     """The cross-lingual report: the training options of its runs plus the report's own."""
@@ -400,15 +416,9 @@ class SmallModelConfig:
     )
     hidden_size: int = field(default=256, metadata=option("Width of every layer."))
     num_layers: int = field(default=4, metadata=option("Transformer layers."))
-    num_heads: int = field(
-        default=4, metadata=option("Attention heads per layer (must divide --hidden-size).")
-    )
-    intermediate_size: int = field(
-        default=1024, metadata=option("Width of each layer's feed-forward block.")
-    )
-    max_position_embeddings: int = field(
-        default=514, metadata=option("Position table size; inputs may be 2 tokens shorter.")
-    )
+    num_heads: int = field(default=4, metadata=option("Attention heads (divides --hidden-size)."))
+    intermediate_size: int = field(default=1024, metadata=option("Feed-forward width per layer."))
+    max_position_embeddings: int = field(default=514, metadata=option("Position table size."))
     max_sentences_per_lang: int | None = field(
         default=None, metadata=option("Use only N sentences per language for the tokenizer.")
     )
@@ -446,10 +456,9 @@ class TagConfig:
         ),
     )
     json: bool = field(default=False, metadata=option("Print one JSON object per text."))
-    batch_size: int = field(default=32, metadata=option("Windows per forward pass."))
-    device: str | None = field(
-        default=None, metadata=option('Torch device such as "cpu" or "cuda:0" (default: auto).')
-    )
+    batch_size: int | None = field(default=None, metadata=option("Windows per forward pass."))
+    device: str | None = field(default=None, metadata=option("Torch device: cpu, cuda:0, ..."))
+    quantize: bool = field(default=False, metadata=option("int8 Linear layers (CPU only)."))
 
     def validate(self) -> None:
         if not self.model:

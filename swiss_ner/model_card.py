@@ -14,9 +14,8 @@ import json
 from pathlib import Path
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
-from huggingface_hub.errors import HFValidationError
-from huggingface_hub.utils import validate_repo_id
 
+from swiss_ner.config import is_hub_model_id
 from swiss_ner.constants import DEFAULT_MODEL, HUB_DATASET, LABEL_NAMES, LANGUAGE_NAMES, SPLITS
 from swiss_ner.results import EntityScores, Interval, LanguageScores, RunResults
 from swiss_ner.widget import WIDGET_EXAMPLES
@@ -68,19 +67,6 @@ HYPERPARAMETER_FIELDS = [
     "max_eval_samples",
     "seed",
 ]
-
-
-def is_hub_model_id(name_or_path: str | None) -> bool:
-    """Whether ``name_or_path`` names a Hub model (``org/name``) rather than a local folder."""
-    if not name_or_path or Path(name_or_path).expanduser().exists():
-        return False
-    if name_or_path.startswith((".", "/", "~")):
-        return False
-    try:
-        validate_repo_id(name_or_path)
-    except HFValidationError:
-        return False
-    return True
 
 
 def canonical_base_model(name_or_path: str | None) -> str | None:

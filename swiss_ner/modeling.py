@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -155,7 +156,24 @@ class TokenizerError(ValueError):
     """A model folder without a usable tokenizer."""
 
 
+# Files from which AutoTokenizer builds a real tokenizer; without any of them it silently builds
+# an XLM-R tokenizer with five special pieces, and every word becomes <unk>.
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "sentencepiece.bpe.model",
+    "spiece.model",
+    "tokenizer.model",
+    "vocab.json",
+    "vocab.txt",
+)
 MIN_VOCABULARY = 100
+
+
+def _no_tokenizer(source: str) -> str:
+    return (
+        f"model folder {source} has no tokenizer files (tokenizer.json or "
+        f"sentencepiece.bpe.model); save the tokenizer with tokenizer.save_pretrained({source})"
+    )
 
 
 def load_tokenizer(model_name_or_path: str | os.PathLike):
@@ -167,17 +185,16 @@ def load_tokenizer(model_name_or_path: str | os.PathLike):
     """
     from transformers import AutoTokenizer
 
+    source = str(model_name_or_path)
+    folder = Path(source).expanduser()
+    if folder.is_dir() and not any((folder / name).is_file() for name in TOKENIZER_FILES):
+        raise TokenizerError(_no_tokenizer(source))
     try:
-        tokenizer = AutoTokenizer.from_pretrained(model_name_or_path)
+        tokenizer = AutoTokenizer.from_pretrained(source)
     except (OSError, ValueError) as error:
-        raise TokenizerError(
-            f"cannot load a tokenizer from {model_name_or_path}: {error}"
-        ) from None
+        raise TokenizerError(f"cannot load a tokenizer from {source}: {error}") from None
     if len(tokenizer) < MIN_VOCABULARY:
-        raise TokenizerError(
-            f"{model_name_or_path} has no usable tokenizer ({len(tokenizer)} pieces): save the "
-            f"tokenizer there with tokenizer.save_pretrained({str(model_name_or_path)!r})"
-        )
+        raise TokenizerError(f"{_no_tokenizer(source)} (its tokenizer has {len(tokenizer)} pieces)")
     if not tokenizer.is_fast:
-        raise TokenizerError(f"{model_name_or_path}: a fast (tokenizers) tokenizer is needed")
+        raise TokenizerError(f"{source}: a fast (tokenizers) tokenizer is needed")
     return tokenizer

@@ -166,5 +166,5 @@ def test_a_new_label_starts_fresh_and_known_ones_are_kept(saved_ours, caplog):
 
 def test_folder_without_tokenizer_is_refused(saved_ours):
     _, folder = saved_ours
-    with pytest.raises(TokenizerError, match="no usable tokenizer"):
+    with pytest.raises(TokenizerError, match="has no tokenizer files"):
         load_tokenizer(folder)

@@ -174,7 +174,7 @@ def test_model_folder_without_tokenizer_is_refused(train_config_factory, small_m
     config = train_config_factory(model_name_or_path=str(bare))
     assert main(["train", "--model", str(bare), "--data-dir", config.data_dir,
                  "--output-dir", str(tmp_path / "out")]) == 1
-    assert "no usable tokenizer" in capsys.readouterr().err
+    assert "has no tokenizer files" in capsys.readouterr().err
 
 
 def test_help_explains_the_options():

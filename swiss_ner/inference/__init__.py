@@ -5,7 +5,6 @@ from swiss_ner.inference.tagger import (
     Entity,
     ModelLoadError,
     NerTagger,
-    check_tokenizer,
     decode_entities,
     decode_iob2,
 )
@@ -24,7 +23,6 @@ __all__ = [
     "ModelLoadError",
     "NerTagger",
     "Word",
-    "check_tokenizer",
     "decode_entities",
     "decode_iob2",
     "model_words",

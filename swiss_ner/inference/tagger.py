@@ -8,26 +8,15 @@ tokens, and only the first pieces' logits are read.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 
+from swiss_ner.constants import split_tag
 from swiss_ner.inference.words import Word, model_words, split_sentences, split_words
 
-# Files from which AutoTokenizer builds a real tokenizer; without any of them it silently builds
-# an XLM-R tokenizer with five special pieces, and every word becomes <unk>.
-TOKENIZER_FILES = (
-    "tokenizer.json",
-    "sentencepiece.bpe.model",
-    "spiece.model",
-    "tokenizer.model",
-    "vocab.json",
-    "vocab.txt",
-)
-MIN_VOCABULARY = 100
 # Windows and padded tokens per forward pass when not given: measured on a small XLM-R, larger
 # batches lose on 2 CPU cores (cache) and win on a GPU (bench/infer_throughput.py).
 DEFAULT_BATCH = {"cpu": (32, 8192), "cuda": (128, 32768)}
@@ -60,16 +49,6 @@ class Entity:
         return asdict(self)
 
 
-def _split_tag(tag: str) -> tuple[str, str]:
-    """``("B", "PER")`` from ``"B-PER"``, ``("O", "")`` for outside; a bare ``"PER"`` is inside."""
-    if tag == "O" or not tag:
-        return "O", ""
-    prefix, dash, entity_type = tag.partition("-")
-    if dash and prefix in {"B", "I"}:
-        return prefix, entity_type
-    return "I", tag
-
-
 def decode_iob2(tags: Sequence[str]) -> list[tuple[str, int, int]]:
     """Entity spans ``(type, first_word, end_word)`` from IOB2 tags, end exclusive.
 
@@ -79,7 +58,7 @@ def decode_iob2(tags: Sequence[str]) -> list[tuple[str, int, int]]:
     spans: list[tuple[str, int, int]] = []
     current_type, current_start = "", -1
     for index, tag in enumerate(tags):
-        prefix, entity_type = _split_tag(tag)
+        prefix, entity_type = split_tag(tag)
         continues = prefix == "I" and entity_type == current_type
         if current_type and not continues:
             spans.append((current_type, current_start, index))
@@ -134,24 +113,6 @@ def _layout(words: Sequence[Word]) -> str:
         pieces.append(" " * (start - position) + word)
         position = end
     return "".join(pieces)
-
-
-def check_tokenizer(tokenizer, source: str) -> None:
-    """Raise :class:`ModelLoadError` for a tokenizer with (almost) no vocabulary.
-
-    ``AutoTokenizer`` on a folder without tokenizer files builds such a stand-in without a word of
-    warning; a model trained or served with it reads every word as ``<unk>``.
-    """
-    size = len(tokenizer)
-    if size < MIN_VOCABULARY:
-        raise ModelLoadError(f"{_no_tokenizer_files(source)} (its tokenizer has {size} pieces)")
-
-
-def _no_tokenizer_files(source: str) -> str:
-    return (
-        f"model folder {source} has no tokenizer files (tokenizer.json or "
-        f"sentencepiece.bpe.model); save the tokenizer with tokenizer.save_pretrained({source})"
-    )
 
 
 def _as_texts(texts: str | Iterable[str]) -> list[str]:
@@ -319,25 +280,31 @@ class NerTagger:
         Raises :class:`ModelLoadError` with the reason when either cannot be loaded, also for a
         folder without tokenizer files (``AutoTokenizer`` would build an empty one).
         """
-        from transformers import AutoModelForTokenClassification, AutoTokenizer
+        from transformers import AutoModelForTokenClassification
+
+        from swiss_ner.config import is_hub_model_id
+        from swiss_ner.modeling import TokenizerError, load_tokenizer
 
         name = str(model_name_or_path)
         folder = Path(name).expanduser()
-        if _looks_like_a_path(name) and not folder.is_dir():
+        if not folder.is_dir() and not is_hub_model_id(name):
             raise ModelLoadError(f"model folder {name!r} does not exist")
         if folder.is_dir() and not (folder / "config.json").is_file():
             raise ModelLoadError(f"model folder {name!r} has no config.json")
-        if folder.is_dir() and not any((folder / file).is_file() for file in TOKENIZER_FILES):
-            raise ModelLoadError(_no_tokenizer_files(name))
         source = str(folder) if folder.is_dir() else name
         try:
-            tokenizer = AutoTokenizer.from_pretrained(source)
+            tokenizer = load_tokenizer(source)
             model = AutoModelForTokenClassification.from_pretrained(source)
+        except TokenizerError as error:
+            if folder.is_dir():
+                raise ModelLoadError(str(error)) from None
+            raise ModelLoadError(
+                f"could not load a token-classification model from {name!r}: {error}"
+            ) from None
         except (OSError, ValueError, KeyError) as error:
             raise ModelLoadError(
                 f"could not load a token-classification model from {model_name_or_path!r}: {error}"
             ) from error
-        check_tokenizer(tokenizer, name)
         return cls(
             model,
             tokenizer,
@@ -468,13 +435,6 @@ class NerTagger:
         words = read_for[rows, columns]
         labels[words] = best_label.cpu()
         probabilities[words] = best_probability.cpu()
-
-
-def _looks_like_a_path(name: str) -> bool:
-    """True for names that cannot be a Hub repo id ("org/repo" or "repo"): meant as folders."""
-    if name.startswith((".", "/", "~")) or name.count("/") > 1:
-        return True
-    return os.sep != "/" and os.sep in name
 
 
 def _default_device() -> torch.device:
