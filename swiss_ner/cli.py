@@ -149,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, OSError, RuntimeError) as error:
         if args.debug:
             raise
-        message = str(error).strip() or type(error).__name__
+        message = " ".join(str(error).split()) or type(error).__name__
         print(f"swiss-ner: error: {message}", file=sys.stderr)
         return 2 if isinstance(error, cfg.ConfigError) else 1
     except KeyboardInterrupt:

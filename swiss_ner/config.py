@@ -139,6 +139,13 @@ class TrainConfig:
             "shuffled each epoch): far less padding. --no-group-by-length samples at random."
         ),
     )
+    length_group_size: int = field(
+        default=8,
+        metadata=option(
+            "Batches per length-sorted group: larger groups pad less but mix lengths less "
+            "(measured: 64 lost 0.02-0.03 F1 after one epoch, 8 kept random sampling's F1)."
+        ),
+    )
     log_every: int = field(
         default=50,
         metadata=option(
@@ -231,9 +238,9 @@ class TrainConfig:
             if lang not in self.langs:
                 raise ConfigError(f"language {lang!r} is not in --langs {self.langs}")
         for name in ("batch_size", "eval_batch_size", "gradient_accumulation_steps", "num_epochs",
-                     "max_length", "log_every", "max_train_samples", "max_eval_samples",
-                     "max_steps", "checkpointing_steps", "save_total_limit", "num_threads",
-                     "pad_to"):
+                     "max_length", "log_every", "length_group_size", "max_train_samples",
+                     "max_eval_samples", "max_steps", "checkpointing_steps", "save_total_limit",
+                     "num_threads", "pad_to"):
             _at_least(name, getattr(self, name), 1)
         _at_least("learning_rate", self.learning_rate, 0, strict=True)
         for name in ("weight_decay", "max_grad_norm", "consistency_weight", "num_workers"):
@@ -294,7 +301,11 @@ class ReportConfig(TrainConfig):
     source_lang: str = field(default="de", metadata=option("Language of the zero-shot model."))
     target_lang: str = field(default="fr", metadata=option("Language of the learning curve."))
     seeds: int = field(
-        default=1, metadata=option("Seeds per run (seed, seed+1, ...); tables give mean ± spread.")
+        default=1,
+        metadata=option(
+            "Seeds per run (seed, seed+1, ...): tables give mean ± std across seeds; with one "
+            "seed each F1 carries its 95% bootstrap interval."
+        ),
     )
     keep_weights: bool = field(
         default=True,

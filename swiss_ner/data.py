@@ -271,7 +271,7 @@ class LengthGroupedBatchSampler(torch.utils.data.Sampler[list[int]]):
     """
 
     def __init__(
-        self, lengths: Sequence[int], batch_size: int, seed: int, mega_batches: int = 64
+        self, lengths: Sequence[int], batch_size: int, seed: int, mega_batches: int = 8
     ) -> None:
         self.lengths = torch.as_tensor(list(lengths))
         self.batch_size = batch_size

@@ -458,6 +458,7 @@ def render_model_card(
     return ModelCard.from_template(
         card_data,
         template_path=str(TEMPLATE_PATH),
+        widget_examples=card_data.widget or [],
         widget_has_output=any("output" in example for example in card_data.widget),
         **_intro_values(results, repo_id, model_config, space_id),
         **_results_values(results),

@@ -185,8 +185,12 @@ def load_tokenizer(model_name_or_path: str | os.PathLike):
     """
     from transformers import AutoTokenizer
 
+    from swiss_ner.config import is_hub_model_id
+
     source = str(model_name_or_path)
     folder = Path(source).expanduser()
+    if not folder.is_dir() and not is_hub_model_id(source):
+        raise TokenizerError(f"model folder {source} does not exist")
     if folder.is_dir() and not any((folder / name).is_file() for name in TOKENIZER_FILES):
         raise TokenizerError(_no_tokenizer(source))
     try:

@@ -149,8 +149,9 @@ def make_loaders(
     generator = torch.Generator().manual_seed(config.seed)
     if config.group_by_length:
         lengths = [len(ids) for ids in data.train["input_ids"]]
-        batching = {"batch_sampler": LengthGroupedBatchSampler(lengths, config.batch_size,
-                                                               config.seed)}
+        batching = {"batch_sampler": LengthGroupedBatchSampler(
+            lengths, config.batch_size, config.seed, config.length_group_size
+        )}
     else:
         batching = {"shuffle": True, "batch_size": config.batch_size}
     train_loader = DataLoader(data.train, generator=generator, collate_fn=collator,
@@ -287,6 +288,7 @@ class Loop:
     evaluate: Evaluator
     plan: Schedule
     output_dir: Path
+    test_loaders: dict[str, DataLoader] = field(default_factory=dict)
     on_step: Callable[[int], None] | None = None  # called after each optimizer step (timing)
 
 
@@ -505,21 +507,14 @@ def push_outputs(loop: Loop) -> None:
         ) from None
 
 
-def train(
-    config: TrainConfig, on_step: Callable[[int], None] | None = None
-) -> RunResults:
-    """Fine-tune on ``config.train_langs``, evaluate on ``config.eval_langs``, save everything.
-
-    Returns the run record also written to ``<output_dir>/results.json``. ``on_step(step)``
-    runs after every optimizer step (the benchmarks time the loop with it).
-    """
-    config.validate()
-    accelerator = make_accelerator(config)
-    set_seed(config.seed)
-    output_dir = Path(config.output_dir)
-    label_names = list(config.label_names or LABEL_NAMES)
-    with accelerator.main_process_first():
-        data = load_data(config, label_names)
+def prepare_loop(
+    config: TrainConfig,
+    accelerator: Accelerator,
+    data: TrainingData,
+    label_names: list[str],
+    on_step: Callable[[int], None] | None,
+) -> Loop:
+    """Model, loaders, optimiser and schedule, prepared by accelerate for the devices."""
     model = build_model(config.model_name_or_path, label_names)
     if config.compile:
         model = torch.compile(model)
@@ -533,31 +528,62 @@ def train(
     test_loaders = dict(zip(test_loaders, prepared[len(eval_loaders) :], strict=True))
     scheduler, plan = make_schedule(config, optimizer, len(train_loader),
                                     accelerator.num_processes)
-    scheduler = accelerator.prepare(scheduler)
-    evaluate = Evaluator(model, accelerator, data.tokenizer, label_names, data)
-    loop = Loop(config, accelerator, model, optimizer, scheduler, train_loader, eval_loaders,
-                evaluate, plan, output_dir, on_step)
+    return Loop(config, accelerator, model, optimizer, accelerator.prepare(scheduler),
+                train_loader, eval_loaders, Evaluator(model, accelerator, data.tokenizer,
+                                                      label_names, data),
+                plan, Path(config.output_dir), test_loaders, on_step)
+
+
+def run_record(
+    loop: Loop,
+    data: TrainingData,
+    state: ckpt.TrainingState,
+    scores: dict[str, LanguageScores],
+    test_scores: dict[str, LanguageScores],
+) -> RunResults:
+    """The typed record of the finished run, written as results.json."""
+    config, accelerator = loop.config, loop.accelerator
+    return RunResults(
+        config=config.to_dict(), label_names=list(loop.evaluate.id2label.values()),
+        train_langs=list(config.train_langs), eval_langs=list(config.eval_langs),
+        eval_split=config.eval_split, metrics=scores, test_metrics=test_scores,
+        dataset=data.info, history=[EpochRecord(**record) for record in state.history],
+        train_time_s=round(state.elapsed_s, 2), train_steps=state.completed_steps,
+        num_processes=accelerator.num_processes,
+        mixed_precision=str(accelerator.mixed_precision), versions=library_versions(),
+    )
+
+
+def train(
+    config: TrainConfig, on_step: Callable[[int], None] | None = None
+) -> RunResults:
+    """Fine-tune on ``config.train_langs``, evaluate on ``config.eval_langs``, save everything.
+
+    Returns the run record also written to ``<output_dir>/results.json``. ``on_step(step)``
+    runs after every optimizer step (the benchmarks time the loop with it).
+    """
+    config.validate()
+    accelerator = make_accelerator(config)
+    set_seed(config.seed)
+    label_names = list(config.label_names or LABEL_NAMES)
+    with accelerator.main_process_first():
+        data = load_data(config, label_names)
+    loop = prepare_loop(config, accelerator, data, label_names, on_step)
     if accelerator.log_with:
         accelerator.init_trackers("swiss-ner", config=_tracker_config(config))
 
     state = resume_or_start(loop, ckpt.config_fingerprint(config.to_dict()))
     accelerator.print(
         f"Training on {', '.join(config.train_langs)}: {data.info.train_sentences} sentences, "
-        f"{plan.total_steps} steps ({plan.num_epochs} epochs of {plan.steps_per_epoch}), "
-        f"{accelerator.num_processes} process(es), mixed precision {accelerator.mixed_precision}"
+        f"{loop.plan.total_steps} steps ({loop.plan.num_epochs} epochs of "
+        f"{loop.plan.steps_per_epoch}), {accelerator.num_processes} process(es), "
+        f"mixed precision {accelerator.mixed_precision}"
     )
-    scores = fit(loop, state) or evaluate(eval_loaders, config.eval_split)
-    test_scores = evaluate(test_loaders, "test") if test_loaders else {}
+    scores = fit(loop, state) or loop.evaluate(loop.eval_loaders, config.eval_split)
+    # Model selection never sees test: it is scored once, on the final model.
+    test_scores = loop.evaluate(loop.test_loaders, "test") if loop.test_loaders else {}
 
-    results = RunResults(
-        config=config.to_dict(), label_names=label_names, train_langs=list(config.train_langs),
-        eval_langs=list(config.eval_langs), eval_split=config.eval_split, metrics=scores,
-        test_metrics=test_scores, dataset=data.info,
-        history=[EpochRecord(**record) for record in state.history],
-        train_time_s=round(state.elapsed_s, 2), train_steps=state.completed_steps,
-        num_processes=accelerator.num_processes,
-        mixed_precision=str(accelerator.mixed_precision), versions=library_versions(),
-    )
+    results = run_record(loop, data, state, scores, test_scores)
     save_outputs(loop, data.tokenizer, results)
     if config.push_to_hub:
         push_outputs(loop)

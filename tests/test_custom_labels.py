@@ -2,14 +2,13 @@
 on, reported on, analysed, carded, dry-run pushed and tagged with, through the command line.
 
 The data is PAN-X's text with a made-up MISC type: capitalised words outside any entity (after
-the first word of a sentence) become MISC. Steps that wait on other engineers' work say so
-when they fail (:func:`awaiting`) instead of being skipped.
+the first word of a sentence) become MISC. The data has a test split, so the run is also
+scored on test, and the card leads with it.
 """
 
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -27,15 +26,6 @@ SLICES = {"train": ("train", 0, 240), "validation": ("validation", 0, 60),
 TINY_TRAINING = ["--batch-size", "16", "--learning-rate", "3e-3", "--max-length", "64",
                  "--report-to", "none", "--langs", "de", "fr", "--fracs", "1", "1",
                  "--eval-langs", "de", "fr", "--label-names", *MISC_LABELS]
-
-
-@contextmanager
-def awaiting(work: str):
-    """Fail with a message naming the in-progress work that a step depends on."""
-    try:
-        yield
-    except Exception as error:
-        pytest.fail(f"fails until {work} lands: {type(error).__name__}: {error}")
 
 
 def with_misc(words: list[str], tags: list[str]) -> list[str]:
@@ -127,31 +117,37 @@ def test_error_analysis_reads_the_models_labels(misc_model, misc_data, tmp_path)
     assert "misc-data" in (tmp_path / "error_analysis.md").read_text().splitlines()[0]
 
 
-def test_model_card_has_a_misc_column(misc_model):
-    with awaiting("the model card for any label set (swiss_ner/model_card.py)"):
-        card = (misc_model / "README.md").read_text()
-        header = next(line for line in card.splitlines() if "PER" in line and "|" in line)
-        assert "MISC" in header, f"per-type table without MISC: {header!r}"
+def test_model_card_has_a_misc_column_and_leads_with_test(misc_model):
+    card = (misc_model / "README.md").read_text()
+    header = next(line for line in card.splitlines() if "PER" in line and "|" in line)
+    assert "MISC" in header, f"per-type table without MISC: {header!r}"
+    results = RunResults.load(misc_model)
+    body = card.split("---", 2)[2]
+    assert body.index("test") < body.index("### Validation split"), "test is the headline"
+    metadata = card.split("---", 2)[1]
+    for split in ("test", "validation"):
+        assert f"split: {split}" in metadata, split
+    for scores in results.test_metrics.values():
+        assert scores.f1_ci.low <= scores.f1 <= scores.f1_ci.high
+        assert f"{scores.num_sentences:,} sentences" in metadata
 
 
 def test_push_dry_run_with_misc(misc_model, capsys):
-    with awaiting("the push of any label set (swiss_ner/hub.py)"):
-        code = cli.main(["push", str(misc_model), "--repo-id", "me/x", "--dry-run"])
-        captured = capsys.readouterr()
-        assert code == 0, captured.err
-        assert "model.safetensors" in captured.out
-        assert "MISC" in (misc_model / "README.md").read_text()
+    code = cli.main(["push", str(misc_model), "--repo-id", "me/x", "--dry-run"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "model.safetensors" in captured.out
+    assert "MISC" in (misc_model / "README.md").read_text()
 
 
 def test_tag_with_misc_model(misc_model, capsys):
-    with awaiting("tagging with any label set (swiss_ner/inference)"):
-        code = cli.main(["tag", "Roger Federer traf 1990 die Credit Suisse in Zürich.",
-                         "--model", str(misc_model), "--json"])
-        captured = capsys.readouterr()
-        assert code == 0, captured.err
-        [line] = captured.out.splitlines()
-        entities = json.loads(line)["entities"]
-        assert {entity["type"] for entity in entities} <= {"PER", "ORG", "LOC", "MISC"}
-        for entity in entities:
-            assert entity["text"] == "Roger Federer traf 1990 die Credit Suisse in Zürich."[
-                entity["start"]:entity["end"]]
+    code = cli.main(["tag", "Roger Federer traf 1990 die Credit Suisse in Zürich.",
+                     "--model", str(misc_model), "--json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    [line] = captured.out.splitlines()
+    entities = json.loads(line)["entities"]
+    assert {entity["type"] for entity in entities} <= {"PER", "ORG", "LOC", "MISC"}
+    for entity in entities:
+        assert entity["text"] == "Roger Federer traf 1990 die Credit Suisse in Zürich."[
+            entity["start"]:entity["end"]]

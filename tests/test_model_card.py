@@ -353,7 +353,11 @@ def test_write_model_card_writes_readme_widget_outputs_and_per_language_csv(
     assert all(isinstance(example["output"], list) for example in metadata["widget"])
     text = card_path.read_text()
     assert "much smaller" in text
-    assert "show the output that the\n`pipeline` above gave" in text
+    assert "| Example | Entities (`aggregation_strategy=\"simple\"`) |" in text
+    for example in metadata["widget"]:
+        row = next(line for line in text.splitlines() if line.startswith(f"| {example['text']} |"))
+        for group in example["output"]:
+            assert f"{group['word']} ({group['entity_group']} {group['score']:.2f})" in row
     with (folder / PER_LANGUAGE_FILE).open() as handle:
         rows = list(csv.DictReader(handle))
     assert [(row["split"], row["lang"]) for row in rows] == [

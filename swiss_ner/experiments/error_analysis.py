@@ -376,12 +376,14 @@ def run_error_analysis(config: AnalyseConfig) -> ErrorAnalysis:
     write ``error_analysis.md``, CSV tables and PNG figures to ``config.output_dir``
     (default ``model_dir/error_analysis``)."""
     from accelerate import Accelerator
-    from transformers import AutoModelForTokenClassification, AutoTokenizer
+    from transformers import AutoModelForTokenClassification
+
+    from swiss_ner.modeling import load_tokenizer
 
     config.validate()
     accelerator = Accelerator()
+    tokenizer = load_tokenizer(config.model_dir)
     model = AutoModelForTokenClassification.from_pretrained(config.model_dir)
-    tokenizer = AutoTokenizer.from_pretrained(config.model_dir)
     labels = model_label_names(model)
     dataset = load_analysis_split(config, labels)
     tokens = predict_tokens(model, tokenizer, dataset, config.batch_size, config.max_length,

@@ -1,0 +1,97 @@
+"""Where a training step's time goes: forward, loss, backward, clipping, AdamW, per phase and
+per operator (torch.profiler), on the loop's own prepared pieces.
+
+    python bench/profile_train_step.py --model models/xlmr-small
+
+It prints a phase table and the operators with the most self time, for bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import torch
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="models/xlmr-small")
+    parser.add_argument("--data-dir", default=str(PROJECT_ROOT.parent / "shared/data/panx"))
+    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--mixed-precision", default="no", choices=("no", "bf16"))
+    return parser.parse_args()
+
+
+def prepared(args):
+    """Model, optimizer, scheduler and batches exactly as ``train`` prepares them."""
+    from swiss_ner.config import TrainConfig
+    from swiss_ner.constants import LABEL_NAMES
+    from swiss_ner.modeling import build_model
+    from swiss_ner.training import (
+        load_data,
+        make_accelerator,
+        make_loaders,
+        make_optimizer,
+        make_schedule,
+    )
+
+    config = TrainConfig(model_name_or_path=args.model, data_dir=args.data_dir,
+                         eval_langs=["de"], max_eval_samples=1, report_to="none", cpu=True,
+                         mixed_precision=args.mixed_precision, output_dir="/tmp/profile-run")
+    accelerator = make_accelerator(config)
+    data = load_data(config, list(LABEL_NAMES))
+    model = build_model(config.model_name_or_path, list(LABEL_NAMES))
+    train_loader, _, _ = make_loaders(config, data, None)
+    optimizer = make_optimizer(config, model)
+    model, optimizer, train_loader = accelerator.prepare(model, optimizer, train_loader)
+    scheduler, _ = make_schedule(config, optimizer, len(train_loader), 1)
+    return config, accelerator, model, optimizer, scheduler, train_loader
+
+
+def main() -> None:
+    args = parse_args()
+    config, accelerator, model, optimizer, scheduler, loader = prepared(args)
+    phases: dict[str, float] = defaultdict(float)
+    batches = iter(loader)
+    model.train()
+
+    def timed(name: str, work):
+        start = time.perf_counter()
+        result = work()
+        phases[name] += time.perf_counter() - start
+        return result
+
+    def step() -> None:
+        batch = timed("collate", lambda: next(batches))
+        with accelerator.autocast():
+            outputs = timed("forward + loss", lambda: model(**batch))
+        timed("backward", lambda: accelerator.backward(outputs.loss))
+        timed("clip", lambda: accelerator.clip_grad_norm_(model.parameters(), 1.0))
+        timed("AdamW", optimizer.step)
+        timed("schedule + zero_grad", lambda: (scheduler.step(),
+                                               optimizer.zero_grad(set_to_none=True)))
+
+    for _ in range(10):
+        step()
+    phases.clear()
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profiler:
+        for _ in range(args.steps):
+            step()
+    total = sum(phases.values())
+    print(f"Per step over {args.steps} steps (batch {config.batch_size}, "
+          f"{torch.get_num_threads()} threads, precision {args.mixed_precision}), "
+          "profiler on:\n")
+    print("| phase | ms per step | share |\n|---|---:|---:|")
+    for name, seconds in phases.items():
+        print(f"| {name} | {1e3 * seconds / args.steps:.1f} | {100 * seconds / total:.0f}% |")
+    print("\nOperators with the most self CPU time:\n")
+    print(profiler.key_averages().table(sort_by="self_cpu_time_total", row_limit=12))
+
+
+if __name__ == "__main__":
+    main()
