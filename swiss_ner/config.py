@@ -535,6 +535,8 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type) -> argparse.Argume
         flags, kwargs = _argument(f)
         if f.name in hidden:
             kwargs["help"] = argparse.SUPPRESS
+        else:
+            kwargs["help"] = kwargs["help"].replace("%", "%%")  # argparse formats help with %
         parser.add_argument(*flags, **kwargs)
     return parser
 

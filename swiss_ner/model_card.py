@@ -180,7 +180,7 @@ def card_data_from_results(
     canonical name); a local folder is left out, since the Hub links only Hub repositories.
     ``widget`` defaults to the example sentences without outputs.
     """
-    base_model = canonical_base_model(base_model or results.config["model_name_or_path"])
+    base_model = canonical_base_model(base_model) if base_model else results.base_model
     languages = card_languages(results)
     panx = is_panx(results)
     return ModelCardData(
@@ -307,8 +307,9 @@ def _is_smaller_than_base(model_config: dict | None) -> bool:
     )
 
 
-def _base_model_sentence(trained_from: str, model_config: dict | None) -> str:
-    hub_id = canonical_base_model(trained_from)
+def _base_model_sentence(
+    trained_from: str, hub_id: str | None, model_config: dict | None
+) -> str:
     if hub_id:
         return f"[{hub_id}]({HUB_URL}/{hub_id})"
     return (
@@ -338,11 +339,12 @@ def _format_value(value: object) -> str:
     return str(value)
 
 
-def _hyperparameters(config: dict) -> list[tuple[str, str]]:
+def _hyperparameters(results: RunResults) -> list[tuple[str, str]]:
     """The recipe's settings; a local base model shows as its folder name, not a local path."""
+    config = results.config
     rows = [(name, _format_value(config[name])) for name in HYPERPARAMETER_FIELDS]
-    trained_from = config["model_name_or_path"]
-    shown_model = canonical_base_model(trained_from) or f"local folder `{Path(trained_from).name}`"
+    local = f"local folder `{Path(config['model_name_or_path']).name}`"
+    shown_model = results.base_model or local
     return [(name, shown_model if name == "model_name_or_path" else value) for name, value in rows]
 
 
@@ -376,7 +378,9 @@ def _intro_values(
         "entity_list": _phrase(results.entity_types),
         "entity_phrase": _entity_phrase(results.entity_types),
         "language_phrase": _phrase([language_name(lang) for lang in languages]),
-        "base_model_sentence": _base_model_sentence(trained_from, model_config),
+        "base_model_sentence": _base_model_sentence(
+            trained_from, results.base_model, model_config
+        ),
         "architecture": _architecture(model_config),
         "smaller_than_base": _is_smaller_than_base(model_config),
         "usage_example": WIDGET_EXAMPLES[usage_lang],
@@ -434,7 +438,7 @@ def _training_values(results: RunResults) -> dict:
         "mixed_precision": results.mixed_precision,
         "train_steps": results.train_steps,
         "train_time": _train_time(results.train_time_s),
-        "hyperparameters": _hyperparameters(results.config),
+        "hyperparameters": _hyperparameters(results),
         "versions": list(results.versions.items()),
     }
 

@@ -94,6 +94,9 @@ class RunResults:
     mixed_precision: str
     versions: dict[str, str]
     test_metrics: dict[str, LanguageScores] = field(default_factory=dict)
+    # The Hub id the run started from (canonical name), decided where the run could see whether
+    # ``model_name_or_path`` was a local folder; None for a local folder.
+    base_model: str | None = None
     schema_version: int = SCHEMA_VERSION
 
     @property

@@ -542,8 +542,11 @@ def run_record(
     test_scores: dict[str, LanguageScores],
 ) -> RunResults:
     """The typed record of the finished run, written as results.json."""
+    from swiss_ner.model_card import canonical_base_model
+
     config, accelerator = loop.config, loop.accelerator
     return RunResults(
+        base_model=canonical_base_model(config.model_name_or_path),
         config=config.to_dict(), label_names=list(loop.evaluate.id2label.values()),
         train_langs=list(config.train_langs), eval_langs=list(config.eval_langs),
         eval_split=config.eval_split, metrics=scores, test_metrics=test_scores,

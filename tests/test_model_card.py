@@ -74,6 +74,7 @@ def make_results(
     splits = ("train", "validation", "test") if test else ("train", "validation")
     return RunResults(
         config=config,
+        base_model=canonical_base_model(config["model_name_or_path"]),
         label_names=list(label_names),
         train_langs=["de"],
         eval_langs=langs,

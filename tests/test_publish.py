@@ -68,10 +68,13 @@ def test_stock_pipeline_gives_the_entities_of_our_tagger(trained_model_dir, panx
     tokenizer = AutoTokenizer.from_pretrained(trained_model_dir)
     texts = list(SENTENCES.values()) + validation_texts(panx_dir, per_lang=60)
     # Same words on both sides: the pipeline splits on spaces, we split punctuation off too.
+    # ASCII only: on some non-ASCII words ("Trần") the pipeline's sub-word heuristic starts a
+    # new word inside the word, depending on how the session's small vocabulary split it.
     texts = [
         text
         for text in texts
-        if starts_every_word_with_a_prefixed_piece(tokenizer, text)
+        if text.isascii()
+        and starts_every_word_with_a_prefixed_piece(tokenizer, text)
         and [word for word, _, _ in split_words(text)] == text.split()
     ]
     assert len(texts) >= 30

@@ -276,3 +276,21 @@ def test_word_consistency_loss_is_zero_only_when_pieces_agree():
 
 def test_config_error_is_a_value_error():
     assert issubclass(ConfigError, ValueError)
+
+
+def test_a_local_base_model_is_recorded_as_local_wherever_the_card_is_written(trained_run,
+                                                                              tmp_path):
+    from swiss_ner.model_card import write_model_card
+
+    output_dir, results = trained_run
+    assert results.base_model is None, "trained from a local folder"
+    copy = tmp_path / "elsewhere"
+    import shutil
+
+    shutil.copytree(output_dir, copy, ignore=shutil.ignore_patterns("checkpoints", "logs"))
+    # A relative path that exists nowhere here: only the recorded base_model says "local".
+    results = RunResults.from_dict(results.to_dict())
+    results.config["model_name_or_path"] = "models/xlmr-small"
+    results.save(copy / "results.json")
+    card = write_model_card(copy).read_text()
+    assert "base_model:" not in card.split("---")[1]
