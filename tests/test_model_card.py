@@ -355,8 +355,12 @@ def test_write_model_card_writes_readme_widget_outputs_and_per_language_csv(
     text = card_path.read_text()
     assert "much smaller" in text
     assert "| Example | Entities (`aggregation_strategy=\"simple\"`) |" in text
+    lines = text.splitlines()
+    last_row = max(i for i, line in enumerate(lines) for example in metadata["widget"]
+                   if line.startswith(f"| {example['text']} |"))
+    assert lines[last_row + 1] == "", "a blank line ends the table, or the text joins it"
     for example in metadata["widget"]:
-        row = next(line for line in text.splitlines() if line.startswith(f"| {example['text']} |"))
+        row = next(line for line in lines if line.startswith(f"| {example['text']} |"))
         for group in example["output"]:
             assert f"{group['word']} ({group['entity_group']} {group['score']:.2f})" in row
     with (folder / PER_LANGUAGE_FILE).open() as handle:
