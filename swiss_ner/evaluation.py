@@ -292,7 +292,7 @@ def score_tags(
         f1=float(scores["overall_f1"]),
         accuracy=float(scores["overall_accuracy"]),
         num_sentences=len(gold),
-        num_entities=sum(len(get_entities(list(tags))) for tags in gold),
+        num_entities=sum(scores.number for scores in per_type.values()),
         per_type=per_type,
         f1_ci=overall_ci,
     )

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from fakes import RecordingApi
 from huggingface_hub import HfApi, metadata_load
 from huggingface_hub.errors import HFValidationError, OfflineModeIsEnabled
 from test_model_card import MISC_LABELS, make_results, save_tiny_model
@@ -36,33 +37,6 @@ SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "push_to_hub.py"
 REPO_ID = "swiss-org/xlmr-panx-ch"
 # huggingface_hub's HTTP library (httpx2 for 2.x, httpx for 1.x), as swiss_ner.hub resolved it.
 transport = importlib.import_module(TransportHTTPError.__module__.split(".")[0])
-
-
-class RecordingApi:
-    """Stands in for HfApi: records the calls, optionally failing like an unreachable Hub."""
-
-    def __init__(self, error: Exception | None = None):
-        self.calls: list[tuple[str, dict]] = []
-        self.error = error
-
-    def _record(self, name: str, **kwargs):
-        self.calls.append((name, kwargs))
-        if self.error is not None:
-            raise self.error
-
-    def create_repo(self, repo_id, **kwargs):
-        self._record("create_repo", repo_id=repo_id, **kwargs)
-
-    def create_branch(self, repo_id, **kwargs):
-        self._record("create_branch", repo_id=repo_id, **kwargs)
-
-    def upload_folder(self, **kwargs):
-        self._record("upload_folder", **kwargs)
-        prefix = "spaces/" if kwargs.get("repo_type") == "space" else ""
-        return f"https://huggingface.co/{prefix}{kwargs['repo_id']}/commit/abc123"
-
-    def names(self) -> list[str]:
-        return [name for name, _ in self.calls]
 
 
 class FakeAccelerator:

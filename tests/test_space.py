@@ -6,10 +6,10 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import httpx2
 import pytest
+from fakes import RecordingApi
 from huggingface_hub import SpaceCard
 from packaging.requirements import Requirement
 
@@ -25,29 +25,6 @@ gradio = pytest.importorskip(
 SPACE_ID = "swiss-org/xlmr-panx-ch-demo"
 MODEL_ID = "swiss-org/xlmr-panx-ch"
 EXAMPLES = list(WIDGET_EXAMPLES.values())
-
-
-class RecordingApi:
-    """Stands in for HfApi: records the calls (and the uploaded files), optionally failing."""
-
-    def __init__(self, error: Exception | None = None):
-        self.calls: list[tuple[str, dict]] = []
-        self.uploaded: dict[str, str] = {}
-        self.error = error
-
-    def _record(self, name: str, **kwargs):
-        self.calls.append((name, kwargs))
-        if self.error is not None:
-            raise self.error
-
-    def create_repo(self, repo_id, **kwargs):
-        self._record("create_repo", repo_id=repo_id, **kwargs)
-
-    def upload_folder(self, **kwargs):
-        self._record("upload_folder", **kwargs)
-        folder = Path(kwargs["folder_path"])
-        self.uploaded = {path.name: path.read_text() for path in folder.iterdir()}
-        return f"https://huggingface.co/spaces/{kwargs['repo_id']}/commit/abc123"
 
 
 def test_readme_configures_a_gradio_space_of_the_model():
