@@ -24,6 +24,9 @@ STRATEGIES: tuple[str, ...] = ("zero-shot", "learning-curve", "each", "all")
 CURVE_SIZES: tuple[int, ...] = (250, 500, 1000, 2000, 4000)
 
 
+COMPILE_MODES = ("no", "default", "reduce-overhead", "max-autotune-no-cudagraphs")
+
+
 class ConfigError(ValueError):
     """An option value that cannot work; the message names the option and what is allowed."""
 
@@ -156,16 +159,22 @@ class TrainConfig:
     fused_adamw: bool = field(
         default=True, metadata=option("Use torch's fused AdamW kernel (CPU and CUDA).")
     )
-    compile: bool = field(
-        default=False,
+    compile: str = field(
+        default="no",
         metadata=option(
-            "torch.compile the model (GPU); sequences are padded to multiples of --pad-to so "
-            "that only a few shapes are compiled."
+            "torch.compile through accelerate's dynamo plugin, with dynamic shapes so one graph "
+            "serves every batch length: 'default' fuses kernels; 'reduce-overhead' also replays "
+            "CUDA graphs (GPU), one per padded length, so pad to few lengths (--pad-to, 32 by "
+            "default there).",
+            choices=COMPILE_MODES,
         ),
     )
     pad_to: int | None = field(
         default=None,
-        metadata=option("Pad batches to a multiple of N tokens (default 8 with mixed precision)."),
+        metadata=option(
+            "Pad batches to a multiple of N tokens (default 8 with mixed precision, 32 with "
+            "--compile reduce-overhead)."
+        ),
     )
     num_threads: int | None = field(
         default=None,
@@ -245,6 +254,9 @@ class TrainConfig:
         _at_least("learning_rate", self.learning_rate, 0, strict=True)
         for name in ("weight_decay", "max_grad_norm", "consistency_weight", "num_workers"):
             _at_least(name, getattr(self, name), 0)
+        if self.compile not in COMPILE_MODES:
+            raise ConfigError(f"--compile must be one of {', '.join(COMPILE_MODES)}, "
+                              f"got {self.compile!r}")
         if not 0 <= self.warmup_ratio < 1:
             raise ConfigError(f"--warmup-ratio must lie in [0, 1), got {self.warmup_ratio}")
         if self.push_to_hub and not self.hub_model_id:

@@ -17,7 +17,12 @@ from pathlib import Path
 
 import torch
 from accelerate import Accelerator
-from accelerate.utils import DataLoaderConfiguration, ProjectConfiguration, set_seed
+from accelerate.utils import (
+    DataLoaderConfiguration,
+    ProjectConfiguration,
+    TorchDynamoPlugin,
+    set_seed,
+)
 from datasets import Dataset
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
@@ -66,6 +71,11 @@ def make_accelerator(config: TrainConfig) -> Accelerator:
             project_dir=config.output_dir, logging_dir=str(Path(config.output_dir) / LOGS_DIR)
         ),
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
+        # Compiled last in `prepare`, around the mixed-precision wrapper; dynamic shapes, so
+        # that batches of a new length reuse the graph instead of compiling again.
+        dynamo_plugin=None if config.compile == "no" else TorchDynamoPlugin(
+            backend="inductor", mode=config.compile, dynamic=True
+        ),
     )
     if accelerator.device.type == "cpu":
         # `accelerate launch` pins CPU runs to one thread; share the cores between processes.
@@ -295,6 +305,8 @@ class Loop:
 def train_step(loop: Loop, batch: dict) -> torch.Tensor:
     """One forward and backward pass (an optimizer step when the accumulation is complete)."""
     config, accelerator, model = loop.config, loop.accelerator, loop.model
+    if config.compile == "reduce-overhead":
+        torch.compiler.cudagraph_mark_step_begin()  # last step's graph outputs are done with
     with accelerator.accumulate(model):
         outputs = model(**batch)
         loss = outputs.loss
@@ -516,9 +528,10 @@ def prepare_loop(
 ) -> Loop:
     """Model, loaders, optimiser and schedule, prepared by accelerate for the devices."""
     model = build_model(config.model_name_or_path, label_names)
-    if config.compile:
-        model = torch.compile(model)
-    pad_to = config.pad_to or (8 if accelerator.mixed_precision != "no" else None)
+    pad_to = config.pad_to or (
+        32 if config.compile == "reduce-overhead"
+        else 8 if accelerator.mixed_precision != "no" else None
+    )
     train_loader, eval_loaders, test_loaders = make_loaders(config, data, pad_to)
     optimizer = make_optimizer(config, model)
     model, optimizer, train_loader, *prepared = accelerator.prepare(

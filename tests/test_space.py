@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
 import sys
 
-import httpx2
 import pytest
 from fakes import RecordingApi
 from huggingface_hub import SpaceCard
 from packaging.requirements import Requirement
 
 import swiss_ner.space as space
-from swiss_ner.hub import HubPushError
+from swiss_ner.hub import HubPushError, TransportHTTPError
 from swiss_ner.space import push_space, space_files, write_space
 from swiss_ner.widget import WIDGET_EXAMPLES
 
+# huggingface_hub's HTTP library (httpx2 for 2.x, httpx for 1.x), as swiss_ner.hub resolved it.
+transport = importlib.import_module(TransportHTTPError.__module__.split(".")[0])
 gradio = pytest.importorskip(
     "gradio", reason="the Space pins the installed gradio: pip install 'swiss-ner[demo]'"
 )
@@ -97,11 +99,11 @@ def test_no_token_is_a_clear_error(monkeypatch):
 
 def test_unreachable_hub_is_a_clear_error(monkeypatch):
     monkeypatch.setattr("swiss_ner.hub.is_offline_mode", lambda: False)
-    api = RecordingApi(error=httpx2.ConnectError("Name or service not known"))
+    api = RecordingApi(error=transport.ConnectError("Name or service not known"))
     with pytest.raises(HubPushError, match="could not be reached") as caught:
         push_space(SPACE_ID, MODEL_ID, EXAMPLES, token="t", api=api)
     assert f"https://huggingface.co/spaces/{SPACE_ID}" in str(caught.value)
-    assert isinstance(caught.value.__cause__, httpx2.ConnectError)
+    assert isinstance(caught.value.__cause__, transport.ConnectError)
 
 
 def test_a_local_folder_is_not_a_space_model(tmp_path):
