@@ -35,6 +35,8 @@ OURS = {  # variant -> the options that differ from our defaults
     "ours-sync-every-step": {"log_every": 1},
     "ours-unfused": {"fused_adamw": False},
     "ours-book-loss": {"label_all_tokens": False, "consistency_weight": 0.0},
+    "ours-pack": {"pack": True},
+    "ours-random-pack": {"group_by_length": False, "pack": True},
     "ours-compile": {"compile": "default"},
     "ours-cudagraphs": {"compile": "reduce-overhead"},
 }
@@ -110,18 +112,22 @@ class Window:
                 self.end = time.perf_counter()
 
     def record_collation(self) -> None:
-        """Wrap the token-classification collator (used by both loops) to count tokens."""
+        """Wrap the collators (padding, used by both loops, and packing) to count tokens."""
         from transformers import DataCollatorForTokenClassification
 
-        original = DataCollatorForTokenClassification.__call__
+        from swiss_ner.data import PackingCollator
 
+        for collator_class in (DataCollatorForTokenClassification, PackingCollator):
+            collator_class.__call__ = self._recording(collator_class.__call__)
+
+    def _recording(self, original):
         def recording(collator, features, *args, **kwargs):
             batch = original(collator, features, *args, **kwargs)
-            mask = batch["attention_mask"]
-            self.batches.append((int(mask.sum()), mask.numel()))
+            real = sum(len(feature["input_ids"]) for feature in features)
+            self.batches.append((real, batch["input_ids"].numel()))
             return batch
 
-        DataCollatorForTokenClassification.__call__ = recording
+        return recording
 
     def result(self, batch_size: int) -> dict:
         seconds = self.end - self.start

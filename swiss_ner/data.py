@@ -296,3 +296,56 @@ class LengthGroupedBatchSampler(torch.utils.data.Sampler[list[int]]):
             batches += chunk.split(self.batch_size)
         for index in torch.randperm(len(batches), generator=generator).tolist():
             yield batches[index].tolist()
+
+
+class PackingCollator:
+    """Packs a batch's sentences into as few rows as its longest sentence allows.
+
+    First-fit over the sentences sorted longest first; each sentence keeps its own positions
+    (restarting after the padding index, as XLM-R numbers them) and attends only to itself
+    through a block-diagonal mask (``batch x 1 x length x length``, True = attend). The loss
+    and the logits of every sentence are those of the padded batch, with a fraction of the
+    padding, so random batches cost about what length-sorted ones do. Padding attends only to
+    padding, which keeps its (ignored) outputs finite.
+    """
+
+    def __init__(self, pad_token_id: int, pad_to_multiple_of: int | None = None) -> None:
+        self.pad_token_id = pad_token_id
+        self.pad_to_multiple_of = pad_to_multiple_of or 1
+
+    def rows(self, lengths: Sequence[int]) -> tuple[list[list[int]], int]:
+        """Indices of the sentences in each row, and the row length."""
+        multiple = self.pad_to_multiple_of
+        width = -(-max(lengths) // multiple) * multiple
+        rows: list[list[int]] = []
+        room: list[int] = []
+        for index in sorted(range(len(lengths)), key=lambda i: -lengths[i]):
+            row = next((r for r, free in enumerate(room) if free >= lengths[index]), None)
+            if row is None:
+                rows.append([])
+                room.append(width)
+                row = len(rows) - 1
+            rows[row].append(index)
+            room[row] -= lengths[index]
+        return rows, width
+
+    def __call__(self, features: Sequence[dict]) -> dict[str, torch.Tensor]:
+        lengths = [len(feature["input_ids"]) for feature in features]
+        rows, width = self.rows(lengths)
+        shape = (len(rows), width)
+        input_ids = torch.full(shape, self.pad_token_id, dtype=torch.long)
+        labels = torch.full(shape, IGNORE_INDEX, dtype=torch.long)
+        position_ids = torch.full(shape, self.pad_token_id, dtype=torch.long)
+        segments = torch.full(shape, -1, dtype=torch.long)
+        for row, members in enumerate(rows):
+            start = 0
+            for index in members:
+                end = start + lengths[index]
+                input_ids[row, start:end] = torch.as_tensor(features[index]["input_ids"])
+                labels[row, start:end] = torch.as_tensor(features[index]["labels"])
+                position_ids[row, start:end] = torch.arange(lengths[index]) + self.pad_token_id + 1
+                segments[row, start:end] = index
+                start = end
+        attention_mask = (segments[:, None, :, None] == segments[:, None, None, :])
+        return {"input_ids": input_ids, "attention_mask": attention_mask,
+                "position_ids": position_ids, "labels": labels}

@@ -33,6 +33,7 @@ from swiss_ner.config import ConfigError, TrainConfig
 from swiss_ner.constants import LABEL_NAMES, entity_types
 from swiss_ner.data import (
     LengthGroupedBatchSampler,
+    PackingCollator,
     build_swiss_corpus,
     concatenate_languages,
     continuation_label_map,
@@ -164,7 +165,10 @@ def make_loaders(
         )}
     else:
         batching = {"shuffle": True, "batch_size": config.batch_size}
-    train_loader = DataLoader(data.train, generator=generator, collate_fn=collator,
+    train_collator = (
+        PackingCollator(data.tokenizer.pad_token_id, pad_to) if config.pack else collator
+    )
+    train_loader = DataLoader(data.train, generator=generator, collate_fn=train_collator,
                               num_workers=config.num_workers, **batching)
 
     def eval_loaders(sets: dict[str, Dataset]) -> dict[str, DataLoader]:

@@ -2,18 +2,22 @@ from pathlib import Path
 
 import pytest
 import torch
-from transformers import AutoTokenizer
+from hypothesis import given
+from hypothesis import strategies as st
+from transformers import AutoTokenizer, DataCollatorForTokenClassification
 
 from swiss_ner import build_swiss_corpus, count_entities, entity_table, load_panx
 from swiss_ner.data import (
     LABEL_NAMES,
     LengthGroupedBatchSampler,
+    PackingCollator,
     align_labels,
     concatenate_languages,
     read_iob2,
     tokenize_and_align,
     truncation_counts,
 )
+from swiss_ner.modeling import build_model
 
 
 @pytest.fixture(scope="module")
@@ -185,3 +189,39 @@ def test_length_grouped_batches_cover_every_sentence_once_and_pad_little():
     other = LengthGroupedBatchSampler(lengths, batch_size=24, seed=42, mega_batches=8)
     other.set_epoch(1)
     assert list(other) == list(sampler), "the order depends only on seed and epoch"
+
+
+@given(st.lists(st.integers(1, 80), min_size=1, max_size=40), st.sampled_from([1, 8, 32]))
+def test_packing_places_every_sentence_once_within_its_row(lengths, multiple):
+    rows, width = PackingCollator(pad_token_id=1, pad_to_multiple_of=multiple).rows(lengths)
+    assert sorted(i for row in rows for i in row) == list(range(len(lengths)))
+    assert width % multiple == 0 and width >= max(lengths)
+    assert all(sum(lengths[i] for i in row) <= width for row in rows)
+    assert len(rows) <= len(lengths)
+    # First fit: no two rows could have been merged.
+    used = sorted(sum(lengths[i] for i in row) for row in rows)
+    assert len(used) < 2 or used[0] + used[1] > width
+
+
+def test_packed_batch_gives_each_sentence_its_padded_logits_and_loss(corpus, small_model_dir):
+    tokenizer = AutoTokenizer.from_pretrained(small_model_dir)
+    encoded = tokenize_and_align(corpus["de"]["train"].select(range(24)), tokenizer, 512)
+    features = [encoded.remove_columns("cut_entities")[i] for i in range(24)]
+    model = build_model(str(small_model_dir), list(LABEL_NAMES)).eval()
+    padded = DataCollatorForTokenClassification(tokenizer)(features)
+    collator = PackingCollator(tokenizer.pad_token_id)
+    packed = collator(features)
+    assert packed["input_ids"].numel() < padded["input_ids"].numel() / 2
+    with torch.inference_mode():
+        alone, together = model(**padded), model(**packed)
+    torch.testing.assert_close(together.loss, alone.loss)
+    assert torch.isfinite(together.logits).all(), "padding rows stay finite"
+    rows, _ = collator.rows([len(f["input_ids"]) for f in features])
+    for row, members in enumerate(rows):
+        start = 0
+        for index in members:
+            length = len(features[index]["input_ids"])
+            torch.testing.assert_close(
+                together.logits[row, start : start + length], alone.logits[index, :length]
+            )
+            start += length

@@ -55,6 +55,24 @@ def test_training_lowers_loss_and_writes_everything(trained_run):
     assert config["architectures"] == ["XLMRobertaForTokenClassification"]
 
 
+@pytest.mark.parametrize(
+    "options", [{"pack": True}, {"compile": "default"}], ids=["pack", "compile"]
+)
+def test_packed_or_compiled_runs_learn_like_the_default_and_save_stock_weights(
+    train_config_factory, options
+):
+    """Packing changes only which padding is computed; compiling only how the kernels run."""
+    short = {"num_epochs": 1, "max_train_samples": 320, "eval_langs": ["de"]}
+    default = train(train_config_factory(**short))
+    config = train_config_factory(**short, **options)
+    varied = train(config)
+    assert varied.history[0].train_loss == pytest.approx(default.history[0].train_loss, rel=0.05)
+    model = AutoModelForTokenClassification.from_pretrained(config.output_dir)
+    saved = load_file(Path(config.output_dir) / "model.safetensors")
+    assert not any(name.startswith("_orig_mod") for name in saved), "no compile wrapper names"
+    assert model.classifier.weight.shape == (7, model.config.hidden_size)
+
+
 def test_saved_model_loads_in_stock_transformers(trained_model_dir):
     model = AutoModelForTokenClassification.from_pretrained(trained_model_dir)
     assert type(model).__name__ == "XLMRobertaForTokenClassification"
@@ -276,6 +294,13 @@ def test_word_consistency_loss_is_zero_only_when_pieces_agree():
 
 def test_config_error_is_a_value_error():
     assert issubclass(ConfigError, ValueError)
+
+
+@pytest.mark.parametrize("value", ["yes", False])
+def test_compile_mode_outside_the_choices_is_refused(train_config_factory, value):
+    """A config written before --compile took a mode (a bool) must not compile silently."""
+    with pytest.raises(ConfigError, match="--compile must be one of no, default"):
+        train_config_factory(compile=value).validate()
 
 
 def test_a_local_base_model_is_recorded_as_local_wherever_the_card_is_written(trained_run,
