@@ -46,7 +46,7 @@ def prepared(args):
     accelerator = make_accelerator(config)
     data = load_data(config, list(LABEL_NAMES))
     model = build_model(config.model_name_or_path, list(LABEL_NAMES))
-    train_loader, _, _ = make_loaders(config, data, None)
+    train_loader, _, _ = make_loaders(config.for_device("cpu"), data, None)
     optimizer = make_optimizer(config, model)
     model, optimizer, train_loader = accelerator.prepare(model, optimizer, train_loader)
     scheduler, _ = make_schedule(config, optimizer, len(train_loader), 1)

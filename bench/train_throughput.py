@@ -30,13 +30,14 @@ RESULTS = PROJECT_ROOT / "bench" / "RESULTS.md"
 TRAINERS = ("trainer", "trainer-grouped")
 OURS = {  # variant -> the options that differ from our defaults
     "ours": {},
-    "ours-random": {"group_by_length": False},
-    "ours-group-64": {"length_group_size": 64},
+    "ours-random": {"group_by_length": False, "pack": False},
+    "ours-grouped": {"group_by_length": True, "pack": False},
+    "ours-group-64": {"group_by_length": True, "pack": False, "length_group_size": 64},
     "ours-sync-every-step": {"log_every": 1},
     "ours-unfused": {"fused_adamw": False},
     "ours-book-loss": {"label_all_tokens": False, "consistency_weight": 0.0},
-    "ours-pack": {"pack": True},
-    "ours-random-pack": {"group_by_length": False, "pack": True},
+    "ours-pack": {"group_by_length": False, "pack": True},
+    "ours-grouped-pack": {"group_by_length": True, "pack": True},
     "ours-compile": {"compile": "default"},
     "ours-cudagraphs": {"compile": "reduce-overhead"},
 }

@@ -135,11 +135,12 @@ class TrainConfig:
             "as I-), so the simple aggregation returns whole words; 0 disables it."
         ),
     )
-    group_by_length: bool = field(
-        default=True,
+    group_by_length: bool | None = field(
+        default=None,
         metadata=option(
             "Batches of similar length (shuffled mega-batches sorted inside, batch order "
-            "shuffled each epoch): far less padding. --no-group-by-length samples at random."
+            "shuffled each epoch): far less padding. Default: on unless packing. "
+            "--no-group-by-length samples at random."
         ),
     )
     length_group_size: int = field(
@@ -149,11 +150,13 @@ class TrainConfig:
             "(measured: 64 lost 0.02-0.03 F1 after one epoch, 8 kept random sampling's F1)."
         ),
     )
-    pack: bool = field(
-        default=False,
+    pack: bool | None = field(
+        default=None,
         metadata=option(
             "Pack each batch's sentences into as few rows as its longest allows, each attending "
-            "only to itself: the same loss as padding, with a fraction of the padded tokens."
+            "only to itself: the same loss as padding, with a fraction of the padded tokens. "
+            "Default: on when training on the CPU (measured fastest there, with random "
+            "batches), off on a GPU (not measured there)."
         ),
     )
     log_every: int = field(
@@ -240,6 +243,13 @@ class TrainConfig:
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+    def for_device(self, device_type: str) -> TrainConfig:
+        """The batching defaults filled in for the device, as measured (bench/RESULTS.md):
+        random batches packed into few rows on the CPU, length-grouped batches on a GPU."""
+        pack = self.pack if self.pack is not None else device_type == "cpu"
+        group = self.group_by_length if self.group_by_length is not None else not pack
+        return dataclasses.replace(self, pack=pack, group_by_length=group)
 
     def validate(self) -> None:
         """Refuse values that cannot give a right run, naming the option and the allowed range."""

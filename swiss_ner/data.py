@@ -1,5 +1,5 @@
 """PAN-X from the Hub or local IOB2 files, the Swiss mix, label alignment, entity counts, and
-length-grouped batches."""
+length-grouped and packed batches."""
 
 from __future__ import annotations
 

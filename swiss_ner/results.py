@@ -97,6 +97,8 @@ class RunResults:
     # The Hub id the run started from (canonical name), decided where the run could see whether
     # ``model_name_or_path`` was a local folder; None for a local folder.
     base_model: str | None = None
+    # The batching the run used, its device defaults resolved: group_by_length and pack.
+    batching: dict[str, bool] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
     @property

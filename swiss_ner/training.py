@@ -536,7 +536,9 @@ def prepare_loop(
         32 if config.compile == "reduce-overhead"
         else 8 if accelerator.mixed_precision != "no" else None
     )
-    train_loader, eval_loaders, test_loaders = make_loaders(config, data, pad_to)
+    train_loader, eval_loaders, test_loaders = make_loaders(
+        config.for_device(accelerator.device.type), data, pad_to
+    )
     optimizer = make_optimizer(config, model)
     model, optimizer, train_loader, *prepared = accelerator.prepare(
         model, optimizer, train_loader, *eval_loaders.values(), *test_loaders.values()
@@ -551,6 +553,12 @@ def prepare_loop(
                 plan, Path(config.output_dir), test_loaders, on_step)
 
 
+def describe_batching(config: TrainConfig, accelerator: Accelerator) -> str:
+    batching = config.for_device(accelerator.device.type)
+    order = "length-grouped" if batching.group_by_length else "random"
+    return f"{order} batches" + (", packed into rows" if batching.pack else "")
+
+
 def run_record(
     loop: Loop,
     data: TrainingData,
@@ -562,6 +570,7 @@ def run_record(
     from swiss_ner.model_card import canonical_base_model
 
     config, accelerator = loop.config, loop.accelerator
+    batching = config.for_device(accelerator.device.type)
     return RunResults(
         base_model=canonical_base_model(config.model_name_or_path),
         config=config.to_dict(), label_names=list(loop.evaluate.id2label.values()),
@@ -571,6 +580,7 @@ def run_record(
         train_time_s=round(state.elapsed_s, 2), train_steps=state.completed_steps,
         num_processes=accelerator.num_processes,
         mixed_precision=str(accelerator.mixed_precision), versions=library_versions(),
+        batching={name: getattr(batching, name) for name in ("group_by_length", "pack")},
     )
 
 
@@ -597,7 +607,7 @@ def train(
         f"Training on {', '.join(config.train_langs)}: {data.info.train_sentences} sentences, "
         f"{loop.plan.total_steps} steps ({loop.plan.num_epochs} epochs of "
         f"{loop.plan.steps_per_epoch}), {accelerator.num_processes} process(es), "
-        f"mixed precision {accelerator.mixed_precision}"
+        f"mixed precision {accelerator.mixed_precision}, {describe_batching(config, accelerator)}"
     )
     scores = fit(loop, state) or loop.evaluate(loop.eval_loaders, config.eval_split)
     # Model selection never sees test: it is scored once, on the final model.

@@ -15,7 +15,7 @@ from transformers import AutoModelForTokenClassification
 
 from swiss_ner.checkpoints import CHECKPOINTS_DIR, CheckpointError, TrainingState
 from swiss_ner.cli import main
-from swiss_ner.config import ConfigError
+from swiss_ner.config import ConfigError, TrainConfig
 from swiss_ner.results import RunResults
 from swiss_ner.training import TrainingError, train, word_consistency_loss
 
@@ -49,6 +49,8 @@ def test_training_lowers_loss_and_writes_everything(trained_run):
         assert scores.simple_groups > 0, lang
     assert saved.test_metrics == {}, "the shared PAN-X folder has no test split"
     assert saved.config["learning_rate"] == 3e-3
+    assert saved.batching == {"group_by_length": False, "pack": True}, "the CPU's defaults"
+    assert saved.config["pack"] is None, "the options as given, so that a rerun matches them"
     assert "transformers" in saved.versions
     config = json.loads((output_dir / "config.json").read_text())
     assert config["id2label"]["1"] == "B-PER"
@@ -56,9 +58,11 @@ def test_training_lowers_loss_and_writes_everything(trained_run):
 
 
 @pytest.mark.parametrize(
-    "options", [{"pack": True}, {"compile": "default"}], ids=["pack", "compile"]
+    "options",
+    [{"pack": False, "group_by_length": False}, {"compile": "default"}],
+    ids=["unpacked", "compile"],
 )
-def test_packed_or_compiled_runs_learn_like_the_default_and_save_stock_weights(
+def test_unpacked_or_compiled_runs_learn_like_the_default_and_save_stock_weights(
     train_config_factory, options
 ):
     """Packing changes only which padding is computed; compiling only how the kernels run."""
@@ -294,6 +298,18 @@ def test_word_consistency_loss_is_zero_only_when_pieces_agree():
 
 def test_config_error_is_a_value_error():
     assert issubclass(ConfigError, ValueError)
+
+
+def test_batching_defaults_follow_the_device_and_yield_to_explicit_options():
+    config = TrainConfig()
+    assert (config.for_device("cpu").pack, config.for_device("cpu").group_by_length) == (
+        True, False
+    )
+    assert (config.for_device("cuda").pack, config.for_device("cuda").group_by_length) == (
+        False, True
+    )
+    both = TrainConfig(pack=True, group_by_length=True).for_device("cuda")
+    assert (both.pack, both.group_by_length) == (True, True)
 
 
 @pytest.mark.parametrize("value", ["yes", False])
