@@ -123,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
             epilog=command.epilog,
             formatter_class=argparse.RawDescriptionHelpFormatter
             if command.epilog
-            else argparse.ArgumentDefaultsHelpFormatter,
+            else cfg.HelpFormatter,
         )
         cfg.add_arguments(sub, command.config)
         sub.add_argument(

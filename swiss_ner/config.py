@@ -578,11 +578,20 @@ def config_from_namespace(cls: type[ConfigT], namespace: argparse.Namespace) -> 
     return config
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each default, except an unset one whose help already says what happens then."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None and "default" in (action.help or "").lower():
+            return action.help
+        return super()._get_help_string(action)
+
+
 def parse_config(
     argv: list[str] | None = None, cls: type[ConfigT] = TrainConfig, description: str = ""
 ) -> ConfigT:
     """Parse a command line into a validated ``cls`` (for the scripts and the tests)."""
     parser = argparse.ArgumentParser(
-        description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+        description=description, formatter_class=HelpFormatter
     )
     return config_from_namespace(cls, add_arguments(parser, cls).parse_args(argv))
