@@ -17,7 +17,13 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from swiss_ner.config import is_hub_model_id
 from swiss_ner.constants import DEFAULT_MODEL, HUB_DATASET, LABEL_NAMES, LANGUAGE_NAMES, SPLITS
-from swiss_ner.results import EntityScores, Interval, LanguageScores, RunResults
+from swiss_ner.results import (
+    EntityScores,
+    Interval,
+    LanguageScores,
+    RunResults,
+    describe_batching,
+)
 from swiss_ner.widget import WIDGET_EXAMPLES
 
 CARD_FILE = "README.md"
@@ -345,7 +351,10 @@ def _hyperparameters(results: RunResults) -> list[tuple[str, str]]:
     rows = [(name, _format_value(config[name])) for name in HYPERPARAMETER_FIELDS]
     local = f"local folder `{Path(config['model_name_or_path']).name}`"
     shown_model = results.base_model or local
-    return [(name, shown_model if name == "model_name_or_path" else value) for name, value in rows]
+    rows = [(name, shown_model if name == "model_name_or_path" else value) for name, value in rows]
+    if results.batching:
+        rows.append(("batching", describe_batching(results.batching)))
+    return rows
 
 
 def _phrase(items: list[str]) -> str:

@@ -155,6 +155,12 @@ class RunResults:
             raise ValueError(f"{path} is not a swiss-ner run record: {error}") from None
 
 
+def describe_batching(batching: dict[str, bool]) -> str:
+    """``random batches, packed into rows`` and the like, for the log and the card."""
+    order = "length-grouped" if batching.get("group_by_length") else "random"
+    return f"{order} batches" + (", packed into rows" if batching.get("pack") else "")
+
+
 def _interval(value: dict | None) -> Interval | None:
     return Interval(**value) if value else None
 

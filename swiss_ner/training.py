@@ -44,7 +44,13 @@ from swiss_ner.data import (
 from swiss_ner.evaluation import PieceKind, evaluate_language, piece_kinds
 from swiss_ner.metrics import load_seqeval
 from swiss_ner.modeling import build_model, load_tokenizer
-from swiss_ner.results import DatasetInfo, EpochRecord, LanguageScores, RunResults
+from swiss_ner.results import (
+    DatasetInfo,
+    EpochRecord,
+    LanguageScores,
+    RunResults,
+    describe_batching,
+)
 
 LOGS_DIR = "logs"
 
@@ -553,10 +559,10 @@ def prepare_loop(
                 plan, Path(config.output_dir), test_loaders, on_step)
 
 
-def describe_batching(config: TrainConfig, accelerator: Accelerator) -> str:
+def resolved_batching(config: TrainConfig, accelerator: Accelerator) -> dict[str, bool]:
+    """The batching this run uses, its device defaults filled in."""
     batching = config.for_device(accelerator.device.type)
-    order = "length-grouped" if batching.group_by_length else "random"
-    return f"{order} batches" + (", packed into rows" if batching.pack else "")
+    return {"group_by_length": batching.group_by_length, "pack": batching.pack}
 
 
 def run_record(
@@ -570,7 +576,6 @@ def run_record(
     from swiss_ner.model_card import canonical_base_model
 
     config, accelerator = loop.config, loop.accelerator
-    batching = config.for_device(accelerator.device.type)
     return RunResults(
         base_model=canonical_base_model(config.model_name_or_path),
         config=config.to_dict(), label_names=list(loop.evaluate.id2label.values()),
@@ -580,7 +585,7 @@ def run_record(
         train_time_s=round(state.elapsed_s, 2), train_steps=state.completed_steps,
         num_processes=accelerator.num_processes,
         mixed_precision=str(accelerator.mixed_precision), versions=library_versions(),
-        batching={name: getattr(batching, name) for name in ("group_by_length", "pack")},
+        batching=resolved_batching(config, accelerator),
     )
 
 
@@ -607,7 +612,8 @@ def train(
         f"Training on {', '.join(config.train_langs)}: {data.info.train_sentences} sentences, "
         f"{loop.plan.total_steps} steps ({loop.plan.num_epochs} epochs of "
         f"{loop.plan.steps_per_epoch}), {accelerator.num_processes} process(es), "
-        f"mixed precision {accelerator.mixed_precision}, {describe_batching(config, accelerator)}"
+        f"mixed precision {accelerator.mixed_precision}, "
+        + describe_batching(resolved_batching(config, accelerator))
     )
     scores = fit(loop, state) or loop.evaluate(loop.eval_loaders, config.eval_split)
     # Model selection never sees test: it is scored once, on the final model.

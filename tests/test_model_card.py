@@ -101,6 +101,7 @@ def make_results(
         num_processes=1,
         mixed_precision="no",
         versions={"swiss_ner": "0.2.0", "transformers": "5.24.0"},
+        batching={"group_by_length": False, "pack": True},
     )
 
 
@@ -306,6 +307,7 @@ def test_body_has_results_table_usage_and_recipe():
     assert "| German (`de`) | 0.629 | 6,290 | 6,290 | 5,366 | 5,366 | 6,186 |" in text
     assert "| learning_rate | 5e-05 |" in text
     assert "| model_name_or_path | FacebookAI/xlm-roberta-base |" in text
+    assert "| batching | random batches, packed into rows |" in text
     assert "no MISC class" in text
     assert "continuation piece was labelled with the word's `I-` tag" in text
     assert "| 1 | 525 | 0.2600 | 0.500 | 0.500 | 0.500 | 0.500 |" in text
