@@ -65,6 +65,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--learning-rate", type=float, default=5e-5,
                         help="for every variant (the seed's 5e-5; 1e-3 suits the small model)")
     parser.add_argument("--warmup-ratio", type=float, default=0.0, help="for every variant")
+    parser.add_argument(
+        "--seed", type=int, default=42, help="for every variant: the Swiss mix, order and init"
+    )
     parser.add_argument("--warmup-steps", type=int, default=30)
     parser.add_argument("--steps", type=int, default=150, help="steps in the timed window")
     parser.add_argument(
@@ -187,6 +190,7 @@ def run_ours(args, options: dict, window: Window | None, output_dir: str, epochs
         cpu=args.device == "cpu",
         mixed_precision=args.mixed_precision,
         num_threads=args.threads,
+        seed=args.seed,
         save_total_limit=1,
         max_steps=None if window is None else window.warmup + window.steps,
         num_epochs=epochs,
@@ -213,7 +217,7 @@ def trainer_f1_and_run(args, grouped: bool, window: Window | None, output_dir: s
     from swiss_ner.evaluation import score_tags, word_tags
     from swiss_ner.metrics import load_seqeval
 
-    corpus = build_swiss_corpus(data_dir=args.data_dir)
+    corpus = build_swiss_corpus(seed=args.seed, data_dir=args.data_dir)
     tokenizer = AutoTokenizer.from_pretrained(args.model)
     max_length = min(512, tokenizer.model_max_length)
     train_set = tokenize_and_align(corpus["de"]["train"], tokenizer, max_length).remove_columns(
@@ -241,7 +245,7 @@ def trainer_f1_and_run(args, grouped: bool, window: Window | None, output_dir: s
         use_cpu=args.device == "cpu",
         bf16=args.mixed_precision == "bf16",
         fp16=args.mixed_precision == "fp16",
-        seed=42,
+        seed=args.seed,
         disable_tqdm=True,
         train_sampling_strategy="group_by_length" if grouped else "random",
     )
@@ -436,7 +440,8 @@ def header(args, command: str) -> list[str]:
         f"{args.mixed_precision}.",
         f"- torch {torch.__version__}, transformers {transformers.__version__}.",
         f"- Model: {model}; German Swiss subset; batch {args.batch_size}; learning rate "
-        f"{args.learning_rate}, warm-up ratio {args.warmup_ratio} for every variant; steps "
+        f"{args.learning_rate}, warm-up ratio {args.warmup_ratio}, seed {args.seed} for every "
+        f"variant; steps "
         f"{args.warmup_steps}–{args.warmup_steps + args.steps} timed.",
         f"- Command: `{command}`",
         "",
