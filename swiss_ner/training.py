@@ -529,6 +529,17 @@ def push_outputs(loop: Loop) -> None:
         ) from None
 
 
+def check_packing(model: torch.nn.Module, pack: bool) -> None:
+    """Packed rows need an attention that reads a boolean block mask: PyTorch's SDPA does;
+    eager attention would add it as numbers and flash attention would ignore it."""
+    implementation = model.config._attn_implementation
+    if pack and implementation != "sdpa":
+        raise ConfigError(
+            f"--pack needs the model's attention to be 'sdpa', not {implementation!r}; "
+            "pass --no-pack"
+        )
+
+
 def prepare_loop(
     config: TrainConfig,
     accelerator: Accelerator,
@@ -538,13 +549,13 @@ def prepare_loop(
 ) -> Loop:
     """Model, loaders, optimiser and schedule, prepared by accelerate for the devices."""
     model = build_model(config.model_name_or_path, label_names)
+    batching = config.for_device(accelerator.device.type)
+    check_packing(model, batching.pack)
     pad_to = config.pad_to or (
         32 if config.compile == "reduce-overhead"
         else 8 if accelerator.mixed_precision != "no" else None
     )
-    train_loader, eval_loaders, test_loaders = make_loaders(
-        config.for_device(accelerator.device.type), data, pad_to
-    )
+    train_loader, eval_loaders, test_loaders = make_loaders(batching, data, pad_to)
     optimizer = make_optimizer(config, model)
     model, optimizer, train_loader, *prepared = accelerator.prepare(
         model, optimizer, train_loader, *eval_loaders.values(), *test_loaders.values()

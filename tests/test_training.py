@@ -16,8 +16,9 @@ from transformers import AutoModelForTokenClassification
 from swiss_ner.checkpoints import CHECKPOINTS_DIR, CheckpointError, TrainingState
 from swiss_ner.cli import main
 from swiss_ner.config import ConfigError, TrainConfig
+from swiss_ner.modeling import build_model
 from swiss_ner.results import RunResults
-from swiss_ner.training import TrainingError, train, word_consistency_loss
+from swiss_ner.training import TrainingError, check_packing, train, word_consistency_loss
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -310,6 +311,16 @@ def test_batching_defaults_follow_the_device_and_yield_to_explicit_options():
     )
     both = TrainConfig(pack=True, group_by_length=True).for_device("cuda")
     assert (both.pack, both.group_by_length) == (True, True)
+
+
+def test_packing_refuses_an_attention_that_cannot_read_its_mask(small_model_dir):
+    model = build_model(str(small_model_dir), ["O", "B-PER", "I-PER"])
+    check_packing(model, pack=True)
+    check_packing(model, pack=False)
+    model.config._attn_implementation = "eager"
+    with pytest.raises(ConfigError, match="--pack needs the model's attention to be 'sdpa'"):
+        check_packing(model, pack=True)
+    check_packing(model, pack=False)
 
 
 @pytest.mark.parametrize("value", ["yes", False])
