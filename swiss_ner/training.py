@@ -310,6 +310,7 @@ class Loop:
     output_dir: Path
     test_loaders: dict[str, DataLoader] = field(default_factory=dict)
     on_step: Callable[[int], None] | None = None  # called after each optimizer step (timing)
+    batching: dict[str, bool] = field(default_factory=dict)  # device defaults resolved
 
 
 def train_step(loop: Loop, batch: dict) -> torch.Tensor:
@@ -567,13 +568,8 @@ def prepare_loop(
     return Loop(config, accelerator, model, optimizer, accelerator.prepare(scheduler),
                 train_loader, eval_loaders, Evaluator(model, accelerator, data.tokenizer,
                                                       label_names, data),
-                plan, Path(config.output_dir), test_loaders, on_step)
-
-
-def resolved_batching(config: TrainConfig, accelerator: Accelerator) -> dict[str, bool]:
-    """The batching this run uses, its device defaults filled in."""
-    batching = config.for_device(accelerator.device.type)
-    return {"group_by_length": batching.group_by_length, "pack": batching.pack}
+                plan, Path(config.output_dir), test_loaders, on_step,
+                {"group_by_length": batching.group_by_length, "pack": batching.pack})
 
 
 def run_record(
@@ -596,7 +592,7 @@ def run_record(
         train_time_s=round(state.elapsed_s, 2), train_steps=state.completed_steps,
         num_processes=accelerator.num_processes,
         mixed_precision=str(accelerator.mixed_precision), versions=library_versions(),
-        batching=resolved_batching(config, accelerator),
+        batching=loop.batching,
     )
 
 
@@ -624,7 +620,7 @@ def train(
         f"{loop.plan.total_steps} steps ({loop.plan.num_epochs} epochs of "
         f"{loop.plan.steps_per_epoch}), {accelerator.num_processes} process(es), "
         f"mixed precision {accelerator.mixed_precision}, "
-        + describe_batching(resolved_batching(config, accelerator))
+        + describe_batching(loop.batching)
     )
     scores = fit(loop, state) or loop.evaluate(loop.eval_loaders, config.eval_split)
     # Model selection never sees test: it is scored once, on the final model.
