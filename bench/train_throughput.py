@@ -61,6 +61,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--data-dir", default=str(PROJECT_ROOT.parent / "shared/data/panx"))
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     parser.add_argument("--mixed-precision", default="no", choices=("no", "fp16", "bf16"))
+    parser.add_argument(
+        "--matmul-precision", default="highest", choices=("highest", "high", "medium"),
+        help="float32 matrix products, for every variant (torch.set_float32_matmul_precision)",
+    )
     parser.add_argument("--batch-size", type=int, default=24)
     parser.add_argument("--learning-rate", type=float, default=5e-5,
                         help="for every variant (the seed's 5e-5; 1e-3 suits the small model)")
@@ -189,6 +193,7 @@ def run_ours(args, options: dict, window: Window | None, output_dir: str, epochs
         report_to="none",
         cpu=args.device == "cpu",
         mixed_precision=args.mixed_precision,
+        matmul_precision=args.matmul_precision,
         num_threads=args.threads,
         seed=args.seed,
         save_total_limit=1,
@@ -284,6 +289,7 @@ def child(args) -> dict:
     import torch
 
     torch.set_num_threads(args.threads)
+    torch.set_float32_matmul_precision(args.matmul_precision)  # the Trainer's; ours sets its own
     name, _, purpose = args.child.partition(":")
     with tempfile.TemporaryDirectory() as scratch:
         if purpose == "f1":
@@ -319,11 +325,12 @@ def run_child(args, variant: str, argv: list[str]) -> dict:
         return json.loads(Path(out.name).read_text())
 
 
-def device_limits(device: str, precision: str, threads: int) -> dict:
+def device_limits(device: str, precision: str, threads: int, matmul_precision: str) -> dict:
     """The matmul rate (FLOP/s) and, on the GPU, the copy bandwidth measured on this device."""
     import torch
 
     torch.set_num_threads(threads)
+    torch.set_float32_matmul_precision(matmul_precision)
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision, torch.float32)
     size = 8192 if device == "cuda" else 1024
     a = torch.randn(size, size, device=device, dtype=dtype)
@@ -437,7 +444,7 @@ def header(args, command: str) -> list[str]:
         f"## Training throughput, {date.today().isoformat()}",
         "",
         f"- Machine: {cpu}, {os.cpu_count()} cores; device: {device}; precision "
-        f"{args.mixed_precision}.",
+        f"{args.mixed_precision}, float32 products {args.matmul_precision}.",
         f"- torch {torch.__version__}, transformers {transformers.__version__}.",
         f"- Model: {model}; German Swiss subset; batch {args.batch_size}; learning rate "
         f"{args.learning_rate}, warm-up ratio {args.warmup_ratio}, seed {args.seed} for every "
@@ -469,7 +476,8 @@ def main(argv=None) -> None:
                 print(f"one epoch of {variant} for F1 ...", file=sys.stderr, flush=True)
                 f1[variant] = run_child(args, f"{variant}:f1", argv)
         size = model_size(args)
-    limits = device_limits(args.device, args.mixed_precision, args.threads)
+    limits = device_limits(args.device, args.mixed_precision, args.threads,
+                           args.matmul_precision)
     lines = header(args, "python bench/train_throughput.py " + " ".join(sys.argv[1:]))
     lines += table(rows, "trainer", "trainer-grouped")
     if f1:

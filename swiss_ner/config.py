@@ -25,6 +25,7 @@ CURVE_SIZES: tuple[int, ...] = (250, 500, 1000, 2000, 4000)
 
 
 COMPILE_MODES = ("no", "default", "reduce-overhead", "max-autotune-no-cudagraphs")
+MATMUL_PRECISIONS = ("highest", "high", "medium")
 
 
 class ConfigError(ValueError):
@@ -190,6 +191,16 @@ class TrainConfig:
         default=None,
         metadata=option("CPU threads for torch (default: every core, also under accelerate)."),
     )
+    matmul_precision: str = field(
+        default="highest",
+        metadata=option(
+            "Precision of float32 matrix products (torch.set_float32_matmul_precision): "
+            "'highest' keeps full float32; 'high' allows TF32 on NVIDIA GPUs; 'medium' also "
+            "allows bfloat16 products with float32 sums, which CPUs with AMX or AVX512-BF16 "
+            "multiply about 2.7x faster (bench/RESULTS.md). Default: highest.",
+            choices=MATMUL_PRECISIONS,
+        ),
+    )
     mixed_precision: str | None = field(
         default=None,
         metadata=option(
@@ -274,6 +285,9 @@ class TrainConfig:
         if self.compile not in COMPILE_MODES:
             raise ConfigError(f"--compile must be one of {', '.join(COMPILE_MODES)}, "
                               f"got {self.compile!r}")
+        if self.matmul_precision not in MATMUL_PRECISIONS:
+            raise ConfigError(f"--matmul-precision must be one of {', '.join(MATMUL_PRECISIONS)}, "
+                              f"got {self.matmul_precision!r}")
         if not 0 <= self.warmup_ratio < 1:
             raise ConfigError(f"--warmup-ratio must lie in [0, 1), got {self.warmup_ratio}")
         if self.push_to_hub and not self.hub_model_id:

@@ -69,6 +69,7 @@ HYPERPARAMETER_FIELDS = [
     "max_length",
     "label_all_tokens",
     "consistency_weight",
+    "matmul_precision",
     "max_train_samples",
     "max_eval_samples",
     "seed",
@@ -348,7 +349,7 @@ def _format_value(value: object) -> str:
 def _hyperparameters(results: RunResults) -> list[tuple[str, str]]:
     """The recipe's settings; a local base model shows as its folder name, not a local path."""
     config = results.config
-    rows = [(name, _format_value(config[name])) for name in HYPERPARAMETER_FIELDS]
+    rows = [(name, _format_value(config.get(name))) for name in HYPERPARAMETER_FIELDS]
     local = f"local folder `{Path(config['model_name_or_path']).name}`"
     shown_model = results.base_model or local
     rows = [(name, shown_model if name == "model_name_or_path" else value) for name, value in rows]

@@ -66,7 +66,8 @@ def run(config: TrainConfig) -> int:
 
 
 def make_accelerator(config: TrainConfig) -> Accelerator:
-    """Accelerator with trackers and seedable sampling; CPU threads set to every core."""
+    """Accelerator with trackers and seedable sampling; CPU threads set to every core, and the
+    precision of float32 matrix products set for the process."""
     # Accelerate forms a CPU process group (gloo) only when asked for the CPU explicitly.
     launched_without_gpu = "LOCAL_RANK" in os.environ and not torch.cuda.is_available()
     accelerator = Accelerator(
@@ -84,6 +85,7 @@ def make_accelerator(config: TrainConfig) -> Accelerator:
             backend="inductor", mode=config.compile, dynamic=True
         ),
     )
+    torch.set_float32_matmul_precision(config.matmul_precision)
     if accelerator.device.type == "cpu":
         # `accelerate launch` pins CPU runs to one thread; share the cores between processes.
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
@@ -619,8 +621,8 @@ def train(
         f"Training on {', '.join(config.train_langs)}: {data.info.train_sentences} sentences, "
         f"{loop.plan.total_steps} steps ({loop.plan.num_epochs} epochs of "
         f"{loop.plan.steps_per_epoch}), {accelerator.num_processes} process(es), "
-        f"mixed precision {accelerator.mixed_precision}, "
-        + describe_batching(loop.batching)
+        f"mixed precision {accelerator.mixed_precision}, float32 products "
+        f"{config.matmul_precision}, " + describe_batching(loop.batching)
     )
     scores = fit(loop, state) or loop.evaluate(loop.eval_loaders, config.eval_split)
     # Model selection never sees test: it is scored once, on the final model.

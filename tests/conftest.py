@@ -26,6 +26,14 @@ PANX_DIR = Path(
 )
 
 
+@pytest.fixture(autouse=True)
+def full_float32_products():
+    """A run with --matmul-precision sets it for the process; the next test starts at torch's
+    default again, so that exact comparisons elsewhere compare full float32 products."""
+    yield
+    torch.set_float32_matmul_precision("highest")
+
+
 @pytest.fixture(scope="session")
 def panx_dir() -> Path:
     if not (PANX_DIR / "train-de.tsv").exists():

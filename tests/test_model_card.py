@@ -308,6 +308,7 @@ def test_body_has_results_table_usage_and_recipe():
     assert "| learning_rate | 5e-05 |" in text
     assert "| model_name_or_path | FacebookAI/xlm-roberta-base |" in text
     assert "| batching | random batches, packed into rows |" in text
+    assert "| matmul_precision | highest |" in text
     assert "no MISC class" in text
     assert "continuation piece was labelled with the word's `I-` tag" in text
     assert "| 1 | 525 | 0.2600 | 0.500 | 0.500 | 0.500 | 0.500 |" in text

@@ -52,6 +52,7 @@ def test_training_lowers_loss_and_writes_everything(trained_run):
     assert saved.config["learning_rate"] == 3e-3
     assert saved.batching == {"group_by_length": False, "pack": True}, "the CPU's defaults"
     assert saved.config["pack"] is None, "the options as given, so that a rerun matches them"
+    assert saved.config["matmul_precision"] == "highest", "full float32 unless asked"
     assert "transformers" in saved.versions
     config = json.loads((output_dir / "config.json").read_text())
     assert config["id2label"]["1"] == "B-PER"
@@ -60,17 +61,21 @@ def test_training_lowers_loss_and_writes_everything(trained_run):
 
 @pytest.mark.parametrize(
     "options",
-    [{"pack": False, "group_by_length": False}, {"compile": "default"}],
-    ids=["unpacked", "compile"],
+    [{"pack": False, "group_by_length": False}, {"compile": "default"},
+     {"matmul_precision": "medium"}],
+    ids=["unpacked", "compile", "bf16-products"],
 )
 def test_unpacked_or_compiled_runs_learn_like_the_default_and_save_stock_weights(
     train_config_factory, options
 ):
-    """Packing changes only which padding is computed; compiling only how the kernels run."""
+    """Packing changes only which padding is computed; compiling only how the kernels run;
+    bfloat16 products only the rounding of the matrix products' inputs."""
     short = {"num_epochs": 1, "max_train_samples": 320, "eval_langs": ["de"]}
     default = train(train_config_factory(**short))
     config = train_config_factory(**short, **options)
     varied = train(config)
+    assert torch.get_float32_matmul_precision() == config.matmul_precision
+    assert varied.config["matmul_precision"] == config.matmul_precision
     assert varied.history[0].train_loss == pytest.approx(default.history[0].train_loss, rel=0.05)
     model = AutoModelForTokenClassification.from_pretrained(config.output_dir)
     saved = load_file(Path(config.output_dir) / "model.safetensors")
@@ -321,6 +326,11 @@ def test_packing_refuses_an_attention_that_cannot_read_its_mask(small_model_dir)
     with pytest.raises(ConfigError, match="--pack needs the model's attention to be 'sdpa'"):
         check_packing(model, pack=True)
     check_packing(model, pack=False)
+
+
+def test_matmul_precision_outside_the_choices_is_refused(train_config_factory):
+    with pytest.raises(ConfigError, match="--matmul-precision must be one of highest, high"):
+        train_config_factory(matmul_precision="low").validate()
 
 
 @pytest.mark.parametrize("value", ["yes", False])
