@@ -183,8 +183,8 @@ class TrainConfig:
     pad_to: int | None = field(
         default=None,
         metadata=option(
-            "Pad batches to a multiple of N tokens (default 8 with mixed precision, 32 with "
-            "--compile reduce-overhead)."
+            "Pad batches to a multiple of N tokens (default 8 with mixed precision or "
+            "--matmul-precision other than highest, 32 with --compile reduce-overhead)."
         ),
     )
     num_threads: int | None = field(

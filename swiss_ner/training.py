@@ -554,9 +554,11 @@ def prepare_loop(
     model = build_model(config.model_name_or_path, label_names)
     batching = config.for_device(accelerator.device.type)
     check_packing(model, batching.pack)
+    # Few distinct shapes: CUDA graphs are captured per shape, and oneDNN's bfloat16 products
+    # (--matmul-precision medium) build a kernel per new shape.
+    reduced = accelerator.mixed_precision != "no" or config.matmul_precision != "highest"
     pad_to = config.pad_to or (
-        32 if config.compile == "reduce-overhead"
-        else 8 if accelerator.mixed_precision != "no" else None
+        32 if config.compile == "reduce-overhead" else 8 if reduced else None
     )
     train_loader, eval_loaders, test_loaders = make_loaders(batching, data, pad_to)
     optimizer = make_optimizer(config, model)
