@@ -37,7 +37,7 @@ BENCH="python3 bench/train_throughput.py --model models/xlmr-small --base-shape 
   --data-dir .gpu-data/panx --warmup-steps 30 --steps 150 --threads 8"
 part 200 $BENCH --mixed-precision bf16 --variants trainer trainer-grouped ours ours-pack ours-compile \
   >"$OUT/bench_bf16.txt" 2>"$OUT/bench_bf16.err"
-part 90 $BENCH --mixed-precision no --variants trainer ours \
+part 90 $BENCH --mixed-precision no --matmul-precision high --variants trainer ours \
   >"$OUT/bench_fp32.txt" 2>"$OUT/bench_fp32.err"
 cp bench/RESULTS.md "$OUT/RESULTS.md"
 

@@ -37,7 +37,6 @@ OURS = {  # variant -> the options that differ from our defaults
     "ours-unfused": {"fused_adamw": False},
     "ours-book-loss": {"label_all_tokens": False, "consistency_weight": 0.0},
     "ours-pack": {"group_by_length": False, "pack": True},
-    "ours-pack-narrow": {"pack_widening": 1.0},  # rows only as wide as the longest sentence
     "ours-grouped-pack": {"group_by_length": True, "pack": True},
     "ours-compile": {"compile": "default"},
     "ours-cudagraphs": {"compile": "reduce-overhead"},
@@ -181,11 +180,8 @@ def base_shape_folder(tokenizer_dir: str, out: Path) -> str:
 
 def run_ours(args, options: dict, window: Window | None, output_dir: str, epochs: int):
     from swiss_ner.config import TrainConfig
-    from swiss_ner.data import PackingCollator
     from swiss_ner.training import train
 
-    options = dict(options)
-    PackingCollator.MAX_WIDENING = options.pop("pack_widening", PackingCollator.MAX_WIDENING)
     config = TrainConfig(
         model_name_or_path=args.model,
         output_dir=output_dir,

@@ -298,65 +298,36 @@ class LengthGroupedBatchSampler(torch.utils.data.Sampler[list[int]]):
             yield batches[index].tolist()
 
 
-def _round_up(value: int, multiple: int) -> int:
-    return -(-value // multiple) * multiple
-
-
-def first_fit(order: Sequence[int], lengths: Sequence[int], width: int) -> list[list[int]]:
-    """Each sentence, in ``order``, into the first row of ``width`` tokens with room for it."""
-    rows: list[list[int]] = []
-    room: list[int] = []
-    for index in order:
-        row = next((r for r, free in enumerate(room) if free >= lengths[index]), None)
-        if row is None:
-            rows.append([])
-            room.append(width)
-            row = len(rows) - 1
-        rows[row].append(index)
-        room[row] -= lengths[index]
-    return rows
-
-
 class PackingCollator:
-    """Packs a batch's sentences into few rows, about as wide as its longest sentence.
+    """Packs a batch's sentences into as few rows as its longest sentence allows.
 
-    First fit over the sentences sorted longest first (``rows`` picks the width). Each sentence
-    keeps its own positions (restarting after the padding index, as XLM-R numbers them) and
-    attends only to itself through a block-diagonal mask (``batch x 1 x length x length``,
-    True = attend). The loss and the logits of every sentence are those of the padded batch,
-    with a fraction of the padding, so random batches cost about what length-sorted ones do.
-    Padding attends only to padding, which keeps its (ignored) outputs finite.
+    First-fit over the sentences sorted longest first; each sentence keeps its own positions
+    (restarting after the padding index, as XLM-R numbers them) and attends only to itself
+    through a block-diagonal mask (``batch x 1 x length x length``, True = attend). The loss
+    and the logits of every sentence are those of the padded batch, with a fraction of the
+    padding, so random batches cost about what length-sorted ones do. Padding attends only to
+    padding, which keeps its (ignored) outputs finite.
     """
 
     def __init__(self, pad_token_id: int, pad_to_multiple_of: int | None = None) -> None:
         self.pad_token_id = pad_token_id
         self.pad_to_multiple_of = pad_to_multiple_of or 1
 
-    # How far rows may widen past the longest sentence to save padding: the feed-forward and
-    # projection layers cost per padded token, attention per token and per row width.
-    MAX_WIDENING = 1.25
-
     def rows(self, lengths: Sequence[int]) -> tuple[list[list[int]], int]:
-        """Indices of the sentences in each row, and the row length.
-
-        First fit, longest first, at the width (from the longest sentence up to a quarter more)
-        that leaves the fewest padded tokens: a last row mostly empty costs more than slightly
-        wider rows that hold everything in one row fewer.
-        """
+        """Indices of the sentences in each row, and the row length."""
         multiple = self.pad_to_multiple_of
-        order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
-        narrowest = _round_up(lengths[order[0]], multiple)
-        widest = max(narrowest, int(narrowest * self.MAX_WIDENING) // multiple * multiple)
-        best_rows, best_width = first_fit(order, lengths, narrowest), narrowest
-        total = sum(lengths)
-        for count in range(len(best_rows) - 1, 0, -1):
-            width = max(narrowest, _round_up(_round_up(total, count) // count, multiple))
-            if width > widest:
-                break
-            rows = first_fit(order, lengths, width)
-            if len(rows) * width < len(best_rows) * best_width:
-                best_rows, best_width = rows, width
-        return best_rows, best_width
+        width = -(-max(lengths) // multiple) * multiple
+        rows: list[list[int]] = []
+        room: list[int] = []
+        for index in sorted(range(len(lengths)), key=lambda i: -lengths[i]):
+            row = next((r for r, free in enumerate(room) if free >= lengths[index]), None)
+            if row is None:
+                rows.append([])
+                room.append(width)
+                row = len(rows) - 1
+            rows[row].append(index)
+            room[row] -= lengths[index]
+        return rows, width
 
     def __call__(self, features: Sequence[dict]) -> dict[str, torch.Tensor]:
         lengths = [len(feature["input_ids"]) for feature in features]

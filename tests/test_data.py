@@ -13,7 +13,6 @@ from swiss_ner.data import (
     PackingCollator,
     align_labels,
     concatenate_languages,
-    first_fit,
     read_iob2,
     tokenize_and_align,
     truncation_counts,
@@ -202,19 +201,6 @@ def test_packing_places_every_sentence_once_within_its_row(lengths, multiple):
     # First fit: no two rows could have been merged.
     used = sorted(sum(lengths[i] for i in row) for row in rows)
     assert len(used) < 2 or used[0] + used[1] > width
-    # Wider rows only where they pad less than rows as wide as the longest sentence.
-    narrowest = -(-max(lengths) // multiple) * multiple
-    assert width <= max(narrowest, narrowest * 1.25)
-    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
-    assert len(rows) * width <= len(first_fit(order, lengths, narrowest)) * narrowest
-
-
-def test_packing_widens_rows_when_that_saves_padding():
-    """At 40 wide, no two sentences of 21 share a row (5 rows, 76 padded tokens); at 42 they
-    pair up (3 rows, 2 padded tokens)."""
-    rows, width = PackingCollator(pad_token_id=1).rows([40, 21, 21, 21, 21])
-    assert (width, sorted(map(sorted, rows))) == (42, [[0], [1, 2], [3, 4]])
-    assert PackingCollator(pad_token_id=1).rows([40, 40, 21])[1] == 40, "nothing to gain"
 
 
 def test_packed_batch_gives_each_sentence_its_padded_logits_and_loss(corpus, small_model_dir):
