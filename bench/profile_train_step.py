@@ -2,6 +2,8 @@
 per operator (torch.profiler), on the loop's own prepared pieces.
 
     python bench/profile_train_step.py --model models/xlmr-small
+    python bench/profile_train_step.py --no-profiler --steps 200 \
+        --matmul-precision medium --pad-to 8
 
 It prints a phase table and the operators with the most self time, for bench/RESULTS.md.
 """
@@ -9,6 +11,7 @@ It prints a phase table and the operators with the most self time, for bench/RES
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -24,6 +27,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--data-dir", default=str(PROJECT_ROOT.parent / "shared/data/panx"))
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--mixed-precision", default="no", choices=("no", "bf16"))
+    parser.add_argument("--matmul-precision", default="highest",
+                        choices=("highest", "high", "medium"))
+    parser.add_argument("--pad-to", type=int, default=None, help="pad batches to a multiple")
+    parser.add_argument("--no-profiler", action="store_true",
+                        help="time the phases only (the profiler inflates short operators)")
     return parser.parse_args()
 
 
@@ -42,11 +50,12 @@ def prepared(args):
 
     config = TrainConfig(model_name_or_path=args.model, data_dir=args.data_dir,
                          eval_langs=["de"], max_eval_samples=1, report_to="none", cpu=True,
-                         mixed_precision=args.mixed_precision, output_dir="/tmp/profile-run")
+                         mixed_precision=args.mixed_precision, output_dir="/tmp/profile-run",
+                         matmul_precision=args.matmul_precision)
     accelerator = make_accelerator(config)
     data = load_data(config, list(LABEL_NAMES))
     model = build_model(config.model_name_or_path, list(LABEL_NAMES))
-    train_loader, _, _ = make_loaders(config.for_device("cpu"), data, None)
+    train_loader, _, _ = make_loaders(config.for_device("cpu"), data, args.pad_to)
     optimizer = make_optimizer(config, model)
     model, optimizer, train_loader = accelerator.prepare(model, optimizer, train_loader)
     scheduler, _ = make_schedule(config, optimizer, len(train_loader), 1)
@@ -66,8 +75,11 @@ def main() -> None:
         phases[name] += time.perf_counter() - start
         return result
 
+    shapes = set()
+
     def step() -> None:
         batch = timed("collate", lambda: next(batches))
+        shapes.add(tuple(batch["input_ids"].shape))
         with accelerator.autocast():
             outputs = timed("forward + loss", lambda: model(**batch))
         timed("backward", lambda: accelerator.backward(outputs.loss))
@@ -79,18 +91,24 @@ def main() -> None:
     for _ in range(10):
         step()
     phases.clear()
-    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profiler:
+    shapes.clear()
+    profiler = (contextlib.nullcontext() if args.no_profiler
+                else torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]))
+    with profiler:
         for _ in range(args.steps):
             step()
     total = sum(phases.values())
     print(f"Per step over {args.steps} steps (batch {config.batch_size}, "
-          f"{torch.get_num_threads()} threads, precision {args.mixed_precision}), "
-          "profiler on:\n")
+          f"{torch.get_num_threads()} threads, precision {args.mixed_precision}, float32 "
+          f"products {args.matmul_precision}, padded to {args.pad_to or 1}, {len(shapes)} "
+          f"distinct batch shapes), profiler {'off' if args.no_profiler else 'on'}: "
+          f"{1e3 * total / args.steps:.1f} ms\n")
     print("| phase | ms per step | share |\n|---|---:|---:|")
     for name, seconds in phases.items():
         print(f"| {name} | {1e3 * seconds / args.steps:.1f} | {100 * seconds / total:.0f}% |")
-    print("\nOperators with the most self CPU time:\n")
-    print(profiler.key_averages().table(sort_by="self_cpu_time_total", row_limit=12))
+    if not args.no_profiler:
+        print("\nOperators with the most self CPU time:\n")
+        print(profiler.key_averages().table(sort_by="self_cpu_time_total", row_limit=12))
 
 
 if __name__ == "__main__":

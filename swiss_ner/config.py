@@ -197,7 +197,7 @@ class TrainConfig:
             "Precision of float32 matrix products (torch.set_float32_matmul_precision): "
             "'highest' keeps full float32; 'high' allows TF32 on NVIDIA GPUs; 'medium' also "
             "allows bfloat16 products with float32 sums, which CPUs with AMX or AVX512-BF16 "
-            "multiply about 2.7x faster (bench/RESULTS.md). Default: highest.",
+            "multiply 2.3-2.9x faster (bench/RESULTS.md). Default: highest.",
             choices=MATMUL_PRECISIONS,
         ),
     )
