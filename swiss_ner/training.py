@@ -543,6 +543,17 @@ def check_packing(model: torch.nn.Module, pack: bool) -> None:
         )
 
 
+def batch_padding(config: TrainConfig, mixed_precision: str) -> int | None:
+    """The multiple batches are padded to: few distinct shapes where kernels are made per shape
+    (CUDA graphs; oneDNN's bfloat16 products), tensor-core multiples under mixed precision."""
+    if config.pad_to:
+        return config.pad_to
+    if config.compile == "reduce-overhead":
+        return 32
+    reduced = mixed_precision != "no" or config.matmul_precision != "highest"
+    return 8 if reduced else None
+
+
 def prepare_loop(
     config: TrainConfig,
     accelerator: Accelerator,
@@ -554,12 +565,7 @@ def prepare_loop(
     model = build_model(config.model_name_or_path, label_names)
     batching = config.for_device(accelerator.device.type)
     check_packing(model, batching.pack)
-    # Few distinct shapes: CUDA graphs are captured per shape, and oneDNN's bfloat16 products
-    # (--matmul-precision medium) build a kernel per new shape.
-    reduced = accelerator.mixed_precision != "no" or config.matmul_precision != "highest"
-    pad_to = config.pad_to or (
-        32 if config.compile == "reduce-overhead" else 8 if reduced else None
-    )
+    pad_to = batch_padding(config, str(accelerator.mixed_precision))
     train_loader, eval_loaders, test_loaders = make_loaders(batching, data, pad_to)
     optimizer = make_optimizer(config, model)
     model, optimizer, train_loader, *prepared = accelerator.prepare(

@@ -18,7 +18,13 @@ from swiss_ner.cli import main
 from swiss_ner.config import ConfigError, TrainConfig
 from swiss_ner.modeling import build_model
 from swiss_ner.results import RunResults
-from swiss_ner.training import TrainingError, check_packing, train, word_consistency_loss
+from swiss_ner.training import (
+    TrainingError,
+    batch_padding,
+    check_packing,
+    train,
+    word_consistency_loss,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -326,6 +332,14 @@ def test_packing_refuses_an_attention_that_cannot_read_its_mask(small_model_dir)
     with pytest.raises(ConfigError, match="--pack needs the model's attention to be 'sdpa'"):
         check_packing(model, pack=True)
     check_packing(model, pack=False)
+
+
+def test_batches_are_padded_to_few_shapes_where_kernels_are_built_per_shape():
+    assert batch_padding(TrainConfig(), "no") is None
+    assert batch_padding(TrainConfig(matmul_precision="medium"), "no") == 8
+    assert batch_padding(TrainConfig(), "bf16") == 8
+    assert batch_padding(TrainConfig(compile="reduce-overhead"), "bf16") == 32
+    assert batch_padding(TrainConfig(matmul_precision="medium", pad_to=16), "no") == 16
 
 
 def test_matmul_precision_outside_the_choices_is_refused(train_config_factory):
