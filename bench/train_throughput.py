@@ -37,6 +37,7 @@ OURS = {  # variant -> the options that differ from our defaults
     "ours-unfused": {"fused_adamw": False},
     "ours-book-loss": {"label_all_tokens": False, "consistency_weight": 0.0},
     "ours-pack": {"group_by_length": False, "pack": True},
+    "ours-pad-8": {"pad_to": 8},
     "ours-grouped-pack": {"group_by_length": True, "pack": True},
     "ours-compile": {"compile": "default"},
     "ours-cudagraphs": {"compile": "reduce-overhead"},
