@@ -45,6 +45,13 @@ def _at_least(name: str, value: float | None, minimum: float, strict: bool = Fal
         raise ConfigError(f"--{name.replace('_', '-')} must be {relation} {minimum}, got {value}")
 
 
+def _one_of(name: str, value: object, choices: tuple[str, ...]) -> None:
+    """Refuse a value outside the choices (a config written by hand or by an older version)."""
+    if value not in choices:
+        raise ConfigError(f"--{name.replace('_', '-')} must be one of {', '.join(choices)}, "
+                          f"got {value!r}")
+
+
 @dataclass
 class TrainConfig:
     """Everything that decides a training run; saved in results.json and train_config.json."""
@@ -282,12 +289,8 @@ class TrainConfig:
         _at_least("learning_rate", self.learning_rate, 0, strict=True)
         for name in ("weight_decay", "max_grad_norm", "consistency_weight", "num_workers"):
             _at_least(name, getattr(self, name), 0)
-        if self.compile not in COMPILE_MODES:
-            raise ConfigError(f"--compile must be one of {', '.join(COMPILE_MODES)}, "
-                              f"got {self.compile!r}")
-        if self.matmul_precision not in MATMUL_PRECISIONS:
-            raise ConfigError(f"--matmul-precision must be one of {', '.join(MATMUL_PRECISIONS)}, "
-                              f"got {self.matmul_precision!r}")
+        _one_of("compile", self.compile, COMPILE_MODES)
+        _one_of("matmul_precision", self.matmul_precision, MATMUL_PRECISIONS)
         if not 0 <= self.warmup_ratio < 1:
             raise ConfigError(f"--warmup-ratio must lie in [0, 1), got {self.warmup_ratio}")
         if self.push_to_hub and not self.hub_model_id:
