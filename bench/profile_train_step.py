@@ -27,11 +27,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--data-dir", default=str(PROJECT_ROOT.parent / "shared/data/panx"))
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--mixed-precision", default="no", choices=("no", "bf16"))
-    parser.add_argument("--matmul-precision", default="highest",
-                        choices=("highest", "high", "medium"))
+    parser.add_argument(
+        "--matmul-precision", default="highest", choices=("highest", "high", "medium")
+    )
     parser.add_argument("--pad-to", type=int, default=None, help="pad batches to a multiple")
-    parser.add_argument("--no-profiler", action="store_true",
-                        help="time the phases only (the profiler inflates short operators)")
+    parser.add_argument(
+        "--no-profiler",
+        action="store_true",
+        help="time the phases only (the profiler inflates short operators)",
+    )
     return parser.parse_args()
 
 
@@ -48,10 +52,17 @@ def prepared(args):
         make_schedule,
     )
 
-    config = TrainConfig(model_name_or_path=args.model, data_dir=args.data_dir,
-                         eval_langs=["de"], max_eval_samples=1, report_to="none", cpu=True,
-                         mixed_precision=args.mixed_precision, output_dir="/tmp/profile-run",
-                         matmul_precision=args.matmul_precision)
+    config = TrainConfig(
+        model_name_or_path=args.model,
+        data_dir=args.data_dir,
+        eval_langs=["de"],
+        max_eval_samples=1,
+        report_to="none",
+        cpu=True,
+        mixed_precision=args.mixed_precision,
+        output_dir="/tmp/profile-run",
+        matmul_precision=args.matmul_precision,
+    )
     accelerator = make_accelerator(config)
     data = load_data(config, list(LABEL_NAMES))
     model = build_model(config.model_name_or_path, list(LABEL_NAMES))
@@ -85,24 +96,31 @@ def main() -> None:
         timed("backward", lambda: accelerator.backward(outputs.loss))
         timed("clip", lambda: accelerator.clip_grad_norm_(model.parameters(), 1.0))
         timed("AdamW", optimizer.step)
-        timed("schedule + zero_grad", lambda: (scheduler.step(),
-                                               optimizer.zero_grad(set_to_none=True)))
+        timed(
+            "schedule + zero_grad",
+            lambda: (scheduler.step(), optimizer.zero_grad(set_to_none=True)),
+        )
 
     for _ in range(10):
         step()
     phases.clear()
     shapes.clear()
-    profiler = (contextlib.nullcontext() if args.no_profiler
-                else torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]))
+    profiler = (
+        contextlib.nullcontext()
+        if args.no_profiler
+        else torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU])
+    )
     with profiler:
         for _ in range(args.steps):
             step()
     total = sum(phases.values())
-    print(f"Per step over {args.steps} steps (batch {config.batch_size}, "
-          f"{torch.get_num_threads()} threads, precision {args.mixed_precision}, float32 "
-          f"products {args.matmul_precision}, padded to {args.pad_to or 1}, {len(shapes)} "
-          f"distinct batch shapes), profiler {'off' if args.no_profiler else 'on'}: "
-          f"{1e3 * total / args.steps:.1f} ms\n")
+    print(
+        f"Per step over {args.steps} steps (batch {config.batch_size}, "
+        f"{torch.get_num_threads()} threads, precision {args.mixed_precision}, float32 "
+        f"products {args.matmul_precision}, padded to {args.pad_to or 1}, {len(shapes)} "
+        f"distinct batch shapes), profiler {'off' if args.no_profiler else 'on'}: "
+        f"{1e3 * total / args.steps:.1f} ms\n"
+    )
     print("| phase | ms per step | share |\n|---|---:|---:|")
     for name, seconds in phases.items():
         print(f"| {name} | {1e3 * seconds / args.steps:.1f} | {100 * seconds / total:.0f}% |")

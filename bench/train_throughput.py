@@ -18,6 +18,7 @@ import json
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -63,12 +64,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     parser.add_argument("--mixed-precision", default="no", choices=("no", "fp16", "bf16"))
     parser.add_argument(
-        "--matmul-precision", default="highest", choices=("highest", "high", "medium"),
+        "--matmul-precision",
+        default="highest",
+        choices=("highest", "high", "medium"),
         help="float32 matrix products, for every variant (torch.set_float32_matmul_precision)",
     )
     parser.add_argument("--batch-size", type=int, default=24)
-    parser.add_argument("--learning-rate", type=float, default=5e-5,
-                        help="for every variant (the seed's 5e-5; 1e-3 suits the small model)")
+    parser.add_argument(
+        "--learning-rate",
+        type=float,
+        default=5e-5,
+        help="for every variant (the seed's 5e-5; 1e-3 suits the small model)",
+    )
     parser.add_argument("--warmup-ratio", type=float, default=0.0, help="for every variant")
     parser.add_argument(
         "--seed", type=int, default=42, help="for every variant: the Swiss mix, order and init"
@@ -99,6 +106,14 @@ def parse_args(argv=None) -> argparse.Namespace:
         default=[*TRAINERS, "ours"],
         choices=[*TRAINERS, *OURS],
         help="the variants that --f1 trains for one epoch",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run the variants in turn this many times and report medians with their range: "
+        "the variants of one round run close in time, so drift between runs cancels in the "
+        "ratios",
     )
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--no-record", action="store_true", help="do not append to RESULTS.md")
@@ -397,6 +412,55 @@ def physical_limit_lines(rows: dict, size: dict, limits: dict, batch: int) -> li
     return lines
 
 
+def measure_rounds(args, argv: list[str]) -> list[dict]:
+    """Each variant once per round, in the order given; one {variant: measurements} per round."""
+    rounds = []
+    for number in range(1, args.rounds + 1):
+        measured = {}
+        for variant in args.variants:
+            print(
+                f"round {number}/{args.rounds}: measuring {variant} ...",
+                file=sys.stderr,
+                flush=True,
+            )
+            measured[variant] = run_child(args, variant, argv)
+            print(f"{variant}: {json.dumps(measured[variant])}", file=sys.stderr, flush=True)
+        rounds.append(measured)
+    return rounds
+
+
+def summarise_rounds(rounds: list[dict], references=TRAINERS) -> dict:
+    """Per variant: the median of each measurement, samples/s of every round, and the ratio to
+    each reference variant taken within each round (so drift between rounds cancels)."""
+    rows = {}
+    for variant in rounds[0]:
+        runs = [measured[variant] for measured in rounds]
+        failed = [run for run in runs if "failed" in run]
+        if failed:
+            rows[variant] = failed[0]
+            continue
+        row = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+        row["samples_per_s_each"] = [run["samples_per_s"] for run in runs]
+        row["ratios"] = {
+            reference: [
+                measured[variant]["samples_per_s"] / measured[reference]["samples_per_s"]
+                for measured in rounds
+            ]
+            for reference in references
+            if all("samples_per_s" in measured.get(reference, {}) for measured in rounds)
+        }
+        rows[variant] = row
+    return rows
+
+
+def with_range(values: list[float], form: str) -> str:
+    """The median, and with several values their range: '285 (270–291)'."""
+    text = form.format(statistics.median(values))
+    if len(values) > 1:
+        text += f" ({form.format(min(values))}–{form.format(max(values))})"
+    return text
+
+
 def table(rows: dict, reference: str, grouped: str) -> list[str]:
     lines = [
         "| variant | samples/s | real tokens/s | padding | peak memory (MiB) | "
@@ -408,19 +472,14 @@ def table(rows: dict, reference: str, grouped: str) -> list[str]:
             lines.append(f"| {name} | failed: {row['failed'][0][:120]} | | | | | |")
             continue
         memory = row.get("peak_gpu_mib", row["peak_rss_mib"])
-        ratio = (
-            ""
-            if "samples_per_s" not in rows.get(reference, {})
-            else (f"{row['samples_per_s'] / rows[reference]['samples_per_s']:.2f}×")
-        )
-        ratio_grouped = (
-            ""
-            if "samples_per_s" not in rows.get(grouped, {})
-            else (f"{row['samples_per_s'] / rows[grouped]['samples_per_s']:.2f}×")
-        )
+        ratios = [
+            with_range(row["ratios"][other], "{:.2f}×") if other in row["ratios"] else ""
+            for other in (reference, grouped)
+        ]
         lines.append(
-            f"| {name} | {row['samples_per_s']:.0f} | {row['tokens_per_s']:.0f} | "
-            f"{100 * row['padding']:.1f}% | {memory:.0f} | {ratio} | {ratio_grouped} |"
+            f"| {name} | {with_range(row['samples_per_s_each'], '{:.0f}')} | "
+            f"{row['tokens_per_s']:.0f} | {100 * row['padding']:.1f}% | {memory:.0f} | "
+            f"{ratios[0]} | {ratios[1]} |"
         )
     return lines
 
@@ -441,6 +500,12 @@ def header(args, command: str) -> list[str]:
         torch.cuda.get_device_name() if args.device == "cuda" else f"CPU, {args.threads} threads"
     )
     model = "xlm-roberta-base shape, random weights" if args.base_shape else args.model
+    rounds = (
+        f"; {args.rounds} rounds, the variants in turn: medians (and ranges), ratios taken "
+        "within each round"
+        if args.rounds > 1
+        else ""
+    )
     return [
         f"## Training throughput, {date.today().isoformat()}",
         "",
@@ -450,7 +515,7 @@ def header(args, command: str) -> list[str]:
         f"- Model: {model}; German Swiss subset; batch {args.batch_size}; learning rate "
         f"{args.learning_rate}, warm-up ratio {args.warmup_ratio}, seed {args.seed} for every "
         f"variant; steps "
-        f"{args.warmup_steps}–{args.warmup_steps + args.steps} timed.",
+        f"{args.warmup_steps}–{args.warmup_steps + args.steps} timed{rounds}.",
         f"- Command: `{command}`",
         "",
     ]
@@ -466,19 +531,14 @@ def main(argv=None) -> None:
         if args.base_shape:
             args.model = base_shape_folder(args.model, Path(scratch) / "base-shape")
             argv = [*argv, "--model", args.model]
-        rows = {}
-        for variant in args.variants:
-            print(f"measuring {variant} ...", file=sys.stderr, flush=True)
-            rows[variant] = run_child(args, variant, argv)
-            print(f"{variant}: {json.dumps(rows[variant])}", file=sys.stderr, flush=True)
+        rows = summarise_rounds(measure_rounds(args, argv))
         f1 = {}
         if args.f1:
             for variant in args.f1_variants:
                 print(f"one epoch of {variant} for F1 ...", file=sys.stderr, flush=True)
                 f1[variant] = run_child(args, f"{variant}:f1", argv)
         size = model_size(args)
-    limits = device_limits(args.device, args.mixed_precision, args.threads,
-                           args.matmul_precision)
+    limits = device_limits(args.device, args.mixed_precision, args.threads, args.matmul_precision)
     lines = header(args, "python bench/train_throughput.py " + " ".join(sys.argv[1:]))
     lines += table(rows, "trainer", "trainer-grouped")
     if f1:
@@ -497,10 +557,17 @@ def main(argv=None) -> None:
             )
             + ".",
         ]
-    lines += ["", "Physical limit:", *physical_limit_lines(
-        {name: row for name, row in rows.items() if "failed" not in row}, size, limits,
-        args.batch_size,
-    ), ""]
+    lines += [
+        "",
+        "Physical limit:",
+        *physical_limit_lines(
+            {name: row for name, row in rows.items() if "failed" not in row},
+            size,
+            limits,
+            args.batch_size,
+        ),
+        "",
+    ]
     print("\n".join(lines))
     if not args.no_record:
         if not RESULTS.exists():
