@@ -4,9 +4,13 @@ Every variant trains the same model on the same German Swiss subset with the sam
 precision and device, each in a fresh subprocess (so peak memory is its own). Time is taken
 between two optimizer steps, after a warm-up, so set-up, evaluation and checkpoints fall
 outside the window. The table (samples/s, real tokens/s, padding share, peak memory, ratios)
-is printed and appended to bench/RESULTS.md with the machine, versions and date.
+is printed and appended to bench/RESULTS.md with the machine, versions and date. On a
+shared machine whose speed drifts, ``--rounds N`` runs the variants in turn N times (every
+second round in reverse order) and reports medians, ranges and the ratios within each round.
 
     python bench/train_throughput.py --model models/xlmr-small
+    python bench/train_throughput.py --model models/xlmr-small --rounds 4 \
+        --variants trainer-grouped ours
     python bench/train_throughput.py --model models/xlmr-small --base-shape --device cuda \
         --mixed-precision bf16 --f1
 """
@@ -111,9 +115,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--rounds",
         type=int,
         default=1,
-        help="run the variants in turn this many times and report medians with their range: "
-        "the variants of one round run close in time, so drift between runs cancels in the "
-        "ratios",
+        help="run the variants in turn this many times (every second round in reverse order) "
+        "and report medians with their range; the ratios are taken within each round, whose "
+        "variants run close in time, so the machine's drift cancels",
     )
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--no-record", action="store_true", help="do not append to RESULTS.md")
@@ -413,11 +417,13 @@ def physical_limit_lines(rows: dict, size: dict, limits: dict, batch: int) -> li
 
 
 def measure_rounds(args, argv: list[str]) -> list[dict]:
-    """Each variant once per round, in the order given; one {variant: measurements} per round."""
+    """Each variant once per round; one {variant: measurements} per round. Every second round
+    runs the variants in reverse order, so that a machine drifting slower or faster during
+    the run does not favour the variants that come first."""
     rounds = []
     for number in range(1, args.rounds + 1):
         measured = {}
-        for variant in args.variants:
+        for variant in args.variants if number % 2 else reversed(args.variants):
             print(
                 f"round {number}/{args.rounds}: measuring {variant} ...",
                 file=sys.stderr,
@@ -501,8 +507,8 @@ def header(args, command: str) -> list[str]:
     )
     model = "xlm-roberta-base shape, random weights" if args.base_shape else args.model
     rounds = (
-        f"; {args.rounds} rounds, the variants in turn: medians (and ranges), ratios taken "
-        "within each round"
+        f"; {args.rounds} rounds, the variants in turn (every second round in reverse order): "
+        "medians (and ranges), ratios taken within each round"
         if args.rounds > 1
         else ""
     )

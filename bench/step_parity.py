@@ -1,0 +1,142 @@
+"""Does our loop cost more per step than the Trainer's arithmetic? One process, same model
+weights at the start, the step kinds alternating in rounds so that the machine's drift cancels.
+
+    python bench/step_parity.py --model models/xlmr-small --rounds 6
+
+The kinds: our ``train_step`` on our CPU default batches (random, packed); our ``train_step``
+on length groups of 64 batches; and the stock ``XLMRobertaForTokenClassification`` with the
+plain step the ``Trainer`` runs (forward, backward, clipping, fused AdamW, schedule) on the same
+length groups. It prints median ms per step (with the range over rounds), computed tokens per
+step and the cost per computed token. Nothing is written to bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import statistics
+import time
+import types
+from pathlib import Path
+
+import torch
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="models/xlmr-small")
+    parser.add_argument("--data-dir", default=str(PROJECT_ROOT.parent / "shared/data/panx"))
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--steps", type=int, default=40, help="timed steps per kind and round")
+    parser.add_argument("--threads", type=int, default=2)
+    return parser.parse_args()
+
+
+def step_kinds(args) -> dict:
+    """name -> (a step function, an endless stream of its batches)."""
+    from transformers import AutoModelForTokenClassification
+
+    from swiss_ner.config import TrainConfig
+    from swiss_ner.constants import LABEL_NAMES
+    from swiss_ner.modeling import build_model
+    from swiss_ner.training import (
+        Evaluator,
+        load_data,
+        make_accelerator,
+        make_loaders,
+        make_optimizer,
+        make_schedule,
+        train_step,
+    )
+
+    labels = list(LABEL_NAMES)
+    config = TrainConfig(
+        model_name_or_path=args.model,
+        data_dir=args.data_dir,
+        eval_langs=["de"],
+        max_eval_samples=1,
+        report_to="none",
+        cpu=True,
+        output_dir="/tmp/step-parity",
+        learning_rate=1e-3,
+        num_threads=args.threads,
+    )
+    grouped = dataclasses.replace(config, group_by_length=True, pack=False, length_group_size=64)
+    accelerator = make_accelerator(config)
+    data = load_data(config, labels)
+
+    def batches(cfg):
+        loader, _, _ = make_loaders(cfg.for_device("cpu"), data, None)
+        while True:
+            yield from loader
+
+    def prepared(model):
+        optimizer = make_optimizer(config, model)
+        model, optimizer = accelerator.prepare(model, optimizer)
+        scheduler, _ = make_schedule(config, optimizer, 10_000, 1)
+        model.train()
+        return model, optimizer, scheduler
+
+    def ours(cfg):
+        model, optimizer, scheduler = prepared(build_model(args.model, labels))
+        evaluator = Evaluator(model, accelerator, data.tokenizer, labels, data)
+        loop = types.SimpleNamespace(
+            config=cfg,
+            accelerator=accelerator,
+            model=model,
+            optimizer=optimizer,
+            scheduler=scheduler,
+            evaluate=evaluator,
+        )
+        return lambda batch: train_step(loop, batch)
+
+    model, optimizer, scheduler = prepared(
+        AutoModelForTokenClassification.from_pretrained(args.model, num_labels=len(labels))
+    )
+
+    def plain(batch):
+        accelerator.backward(model(**batch).loss)
+        accelerator.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    return {
+        "ours, train_step, random batches packed (CPU default)": (ours(config), batches(config)),
+        "ours, train_step, length groups of 64": (ours(grouped), batches(grouped)),
+        "stock model, the Trainer's plain step, length groups of 64": (plain, batches(grouped)),
+    }
+
+
+def main() -> None:
+    args = parse_args()
+    kinds = step_kinds(args)
+    ms = {name: [] for name in kinds}
+    tokens = {name: [] for name in kinds}
+    for _ in range(args.rounds):
+        for name, (step, stream) in kinds.items():
+            chunk = [next(stream) for _ in range(args.steps + 5)]
+            for batch in chunk[:5]:  # warm the allocator and kernels for this kind's shapes
+                step(batch)
+            start = time.perf_counter()
+            for batch in chunk[5:]:
+                step(batch)
+            ms[name].append(1e3 * (time.perf_counter() - start) / args.steps)
+            tokens[name].append(sum(b["input_ids"].numel() for b in chunk[5:]) / args.steps)
+    print(
+        f"{args.rounds} rounds of {args.steps} steps per kind, {torch.get_num_threads()} "
+        "threads\n\n| step | ms per step | computed tokens per step | µs per computed token |"
+        "\n|---|---:|---:|---:|"
+    )
+    for name in kinds:
+        median, count = statistics.median(ms[name]), statistics.median(tokens[name])
+        print(
+            f"| {name} | {median:.1f} ({min(ms[name]):.1f}–{max(ms[name]):.1f}) | "
+            f"{count:.0f} | {1e3 * median / count:.0f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
