@@ -25,12 +25,17 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default="models/xlmr-small")
-    parser.add_argument("--data-dir", default=str(PROJECT_ROOT.parent / "shared/data/panx"))
-    parser.add_argument("--rounds", type=int, default=6)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--model", default="models/xlmr-small", help="model folder")
+    parser.add_argument(
+        "--data-dir", default=str(PROJECT_ROOT.parent / "shared/data/panx"), help="PAN-X files"
+    )
+    parser.add_argument("--rounds", type=int, default=6, help="rounds of every step kind")
     parser.add_argument("--steps", type=int, default=40, help="timed steps per kind and round")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     return parser.parse_args()
 
 

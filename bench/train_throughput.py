@@ -460,9 +460,9 @@ def summarise_rounds(rounds: list[dict], references=TRAINERS) -> dict:
 
 
 def with_range(values: list[float], form: str) -> str:
-    """The median, and with several values their range: '285 (270–291)'."""
+    """The median, and where the values differ their range: '285 (270–291)'."""
     text = form.format(statistics.median(values))
-    if len(values) > 1:
+    if min(values) != max(values):
         text += f" ({form.format(min(values))}–{form.format(max(values))})"
     return text
 
