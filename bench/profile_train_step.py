@@ -43,14 +43,7 @@ def prepared(args):
     """Model, optimizer, scheduler and batches exactly as ``train`` prepares them."""
     from swiss_ner.config import TrainConfig
     from swiss_ner.constants import LABEL_NAMES
-    from swiss_ner.modeling import build_model
-    from swiss_ner.training import (
-        load_data,
-        make_accelerator,
-        make_loaders,
-        make_optimizer,
-        make_schedule,
-    )
+    from swiss_ner.training import load_data, make_accelerator, prepare_loop
 
     config = TrainConfig(
         model_name_or_path=args.model,
@@ -62,15 +55,12 @@ def prepared(args):
         mixed_precision=args.mixed_precision,
         output_dir="/tmp/profile-run",
         matmul_precision=args.matmul_precision,
+        pad_to=args.pad_to,
     )
     accelerator = make_accelerator(config)
     data = load_data(config, list(LABEL_NAMES))
-    model = build_model(config.model_name_or_path, list(LABEL_NAMES))
-    train_loader, _, _ = make_loaders(config.for_device("cpu"), data, args.pad_to)
-    optimizer = make_optimizer(config, model)
-    model, optimizer, train_loader = accelerator.prepare(model, optimizer, train_loader)
-    scheduler, _ = make_schedule(config, optimizer, len(train_loader), 1)
-    return config, accelerator, model, optimizer, scheduler, train_loader
+    loop = prepare_loop(config, accelerator, data, list(LABEL_NAMES), None)
+    return config, accelerator, loop.model, loop.optimizer, loop.scheduler, loop.train_loader
 
 
 def main() -> None:

@@ -16,7 +16,6 @@ import argparse
 import dataclasses
 import statistics
 import time
-import types
 from pathlib import Path
 
 import torch
@@ -45,14 +44,14 @@ def step_kinds(args) -> dict:
 
     from swiss_ner.config import TrainConfig
     from swiss_ner.constants import LABEL_NAMES
-    from swiss_ner.modeling import build_model
     from swiss_ner.training import (
-        Evaluator,
         load_data,
         make_accelerator,
         make_loaders,
         make_optimizer,
         make_schedule,
+        prepare_loop,
+        resolve_batching,
         train_step,
     )
 
@@ -72,34 +71,21 @@ def step_kinds(args) -> dict:
     accelerator = make_accelerator(config)
     data = load_data(config, labels)
 
-    def batches(cfg):
-        loader, _, _ = make_loaders(cfg.for_device("cpu"), data, None)
+    def endless(loader):
         while True:
             yield from loader
 
-    def prepared(model):
-        optimizer = make_optimizer(config, model)
-        model, optimizer = accelerator.prepare(model, optimizer)
-        scheduler, _ = make_schedule(config, optimizer, 10_000, 1)
-        model.train()
-        return model, optimizer, scheduler
-
     def ours(cfg):
-        model, optimizer, scheduler = prepared(build_model(args.model, labels))
-        evaluator = Evaluator(model, accelerator, data.tokenizer, labels, data)
-        loop = types.SimpleNamespace(
-            config=cfg,
-            accelerator=accelerator,
-            model=model,
-            optimizer=optimizer,
-            scheduler=scheduler,
-            evaluate=evaluator,
-        )
-        return lambda batch: train_step(loop, batch)
+        loop = prepare_loop(cfg, accelerator, data, labels, None)
+        loop.model.train()
+        return (lambda batch: train_step(loop, batch)), endless(loop.train_loader)
 
-    model, optimizer, scheduler = prepared(
-        AutoModelForTokenClassification.from_pretrained(args.model, num_labels=len(labels))
-    )
+    model = AutoModelForTokenClassification.from_pretrained(args.model, num_labels=len(labels))
+    optimizer = make_optimizer(config, model)
+    model, optimizer = accelerator.prepare(model, optimizer)
+    scheduler, _ = make_schedule(config, optimizer, 10_000, 1)
+    model.train()
+    grouped_loader, _, _ = make_loaders(grouped, data, resolve_batching(grouped, "cpu", "no"))
 
     def plain(batch):
         accelerator.backward(model(**batch).loss)
@@ -109,9 +95,11 @@ def step_kinds(args) -> dict:
         optimizer.zero_grad(set_to_none=True)
 
     return {
-        "ours, train_step, random batches packed (CPU default)": (ours(config), batches(config)),
-        "ours, train_step, length groups of 64": (ours(grouped), batches(grouped)),
-        "stock model, the Trainer's plain step, length groups of 64": (plain, batches(grouped)),
+        "ours, train_step, random batches packed (CPU default)": ours(config),
+        "ours, train_step, length groups of 64": ours(grouped),
+        "stock model, the Trainer's plain step, length groups of 64": (
+            plain, endless(grouped_loader)
+        ),
     }
 
 

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import logging
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TextIO
 
 from swiss_ner import config as cfg
 
@@ -55,11 +53,11 @@ examples:
 
 COMMANDS: dict[str, Command] = {
     "train": Command(
-        cfg.TrainConfig, "swiss_ner.training:run", "fine-tune a tagger", TRAIN_DESCRIPTION
+        cfg.TrainConfig, "swiss_ner.commands.train:run", "fine-tune a tagger", TRAIN_DESCRIPTION
     ),
     "report": Command(
         cfg.ReportConfig,
-        "swiss_ner.experiments.report:run",
+        "swiss_ner.commands.report:run",
         "cross-lingual transfer report",
         "Zero-shot transfer from --source-lang, a --target-lang learning curve, one model per "
         "language and all languages together; each run gets a folder under --report-dir/runs "
@@ -67,14 +65,14 @@ COMMANDS: dict[str, Command] = {
     ),
     "analyse": Command(
         cfg.AnalyseConfig,
-        "swiss_ner.experiments.error_analysis:run",
+        "swiss_ner.commands.analyse:run",
         "error analysis of a trained model",
         "Highest-loss sentences, loss by token and label, the confusion matrix, and likely "
         "annotation errors of a trained tagger on one language and split.",
     ),
     "push": Command(
         cfg.PushConfig,
-        "swiss_ner.hub:run",
+        "swiss_ner.commands.push:run",
         "publish an output folder to the Hub",
         "Upload a swiss-ner output folder (weights, tokenizer, config.json, results.json and the "
         "model card) to a Hub model repository; checkpoints/ and logs/ stay local. The token "
@@ -83,7 +81,7 @@ COMMANDS: dict[str, Command] = {
     ),
     "make-small-model": Command(
         cfg.SmallModelConfig,
-        "swiss_ner.small_model:run",
+        "swiss_ner.commands.make_small_model:run",
         "build a small XLM-R model from scratch",
         "Train a SentencePiece-Unigram tokenizer (XLM-R scheme) on PAN-X training text and save "
         "it with a randomly initialised XLM-RoBERTa-architecture tagger, for machines that "
@@ -91,7 +89,7 @@ COMMANDS: dict[str, Command] = {
     ),
     "tag": Command(
         cfg.TagConfig,
-        "swiss_ner.cli:run_tag",
+        "swiss_ner.commands.tag:run",
         "tag entities in raw text",
         "Tag entities in raw text. Text is split into sentences and into words the way the "
         "PAN-X training data is (punctuation apart), so entities come without trailing periods.",
@@ -99,7 +97,7 @@ COMMANDS: dict[str, Command] = {
     ),
     "demo": Command(
         cfg.DemoConfig,
-        "swiss_ner.demo:run",
+        "swiss_ner.commands.demo:run",
         "try a model in the browser (needs swiss-ner[demo])",
         "Serve the Gradio app of the demo Space locally: type text, see its entities.",
     ),
@@ -155,88 +153,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("swiss-ner: interrupted", file=sys.stderr)
         return 130
-
-
-def _lines(handle: TextIO) -> list[str]:
-    return [line.rstrip("\r\n") for line in handle if line.strip()]
-
-
-def collect_texts(texts: Sequence[str], files: Sequence[str], stdin: TextIO) -> list[str]:
-    """The texts in command-line order: arguments, then files; stdin for "-" or when none given."""
-    from swiss_ner.inference import read_text_lines
-
-    collected: list[str] = []
-    for text in texts:
-        collected.extend(_lines(stdin) if text == "-" else [text])
-    for path in files:
-        try:
-            collected.extend(read_text_lines(path))
-        except OSError as error:
-            raise OSError(f"cannot read {path}: {error.strerror or error}") from None
-    if not texts and not files:
-        if stdin.isatty():
-            print("Reading texts from stdin, one per line (Ctrl-D to end).", file=sys.stderr)
-        collected.extend(_lines(stdin))
-    return collected
-
-
-def format_table(text: str, entities: Iterable) -> str:
-    """A plain-text table of one text's entities."""
-    rows = [(e.text, e.type, f"{e.score:.3f}", str(e.start), str(e.end)) for e in entities]
-    lines = [f"text: {text}"]
-    if not rows:
-        lines.append("  (no entities)")
-        return "\n".join(lines)
-    header = ("ENTITY", "TYPE", "SCORE", "START", "END")
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
-        cells = [
-            cell.ljust(width) if i < 2 else cell.rjust(width)
-            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
-        ]
-        lines.append("  " + "  ".join(cells).rstrip())
-    return "\n".join(lines)
-
-
-def to_json(text: str, entities: Iterable) -> str:
-    """One JSON line: ``{"text": ..., "entities": [{"text", "type", "score", "start", "end"}]}``."""
-    return json.dumps(
-        {
-            "text": text,
-            "entities": [
-                {
-                    "text": e.text,
-                    "type": e.type,
-                    "score": round(e.score, 4),
-                    "start": e.start,
-                    "end": e.end,
-                }
-                for e in entities
-            ],
-        },
-        ensure_ascii=False,
-    )
-
-
-def run_tag(config: cfg.TagConfig) -> int:
-    """Load the model, tag every text and print a table or a JSON line per text."""
-    from transformers.utils import logging as transformers_logging
-
-    from swiss_ner.inference import NerTagger
-
-    texts = collect_texts(config.texts, config.file, sys.stdin)
-    transformers_logging.disable_progress_bar()
-    tagger = NerTagger.from_pretrained(
-        config.model, device=config.device, batch_size=config.batch_size, quantize=config.quantize
-    )
-    for number, (text, entities) in enumerate(zip(texts, tagger.tag(texts), strict=True)):
-        if config.json:
-            print(to_json(text, entities))
-        else:
-            if number:
-                print()
-            print(format_table(text, entities))
-    return 0
 
 
 if __name__ == "__main__":

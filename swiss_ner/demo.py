@@ -11,13 +11,9 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from huggingface_hub import ModelCard
 from transformers import pipeline
-
-if TYPE_CHECKING:  # the Space runs this file without swiss_ner
-    from swiss_ner.config import DemoConfig
 
 DEMO_INSTALL_HELP = "the demo needs gradio: pip install 'swiss-ner[demo]'"
 
@@ -92,9 +88,3 @@ def card_examples(model: str) -> list[str]:
     except (OSError, ValueError):
         return []
     return [entry["text"] for entry in card.data.widget or [] if "text" in entry]
-
-
-def run(config: DemoConfig) -> int:
-    """``swiss-ner demo``: serve the demo of ``config.model``, with its card's sentences."""
-    launch_demo(config.model, card_examples(config.model), host=config.host, port=config.port)
-    return 0

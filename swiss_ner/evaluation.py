@@ -15,9 +15,9 @@ from enum import IntEnum
 import numpy as np
 import torch
 from seqeval.metrics.sequence_labeling import get_entities
-from tqdm.auto import tqdm
 
 from swiss_ner.constants import IGNORE_INDEX, WORD_PREFIX
+from swiss_ner.logs import progress_bar
 from swiss_ner.results import EntityScores, Interval, LanguageScores
 
 BOOTSTRAP_RESAMPLES = 1000
@@ -125,8 +125,8 @@ def gathered_predictions(
     The model is left in eval mode; the caller switches it back.
     """
     model.eval()
-    for batch in tqdm(loader, desc=desc, disable=not accelerator.is_local_main_process,
-                      leave=False):
+    for batch in progress_bar(loader, desc=desc, disable=not accelerator.is_local_main_process,
+                              leave=False):
         with torch.inference_mode():
             logits = model(
                 input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]

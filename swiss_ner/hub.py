@@ -4,7 +4,7 @@ The output folder *is* the publish folder: everything in it goes up except ``che
 ``logs/``. Every failure (bad repository id, no token, Hub unreachable, folder incomplete)
 raises :class:`HubPushError` whose one-line message says how to fix it; the only local change a
 push makes is re-rendering README.md with the repository id, so a failed push can simply be
-retried. ``swiss-ner push`` runs :func:`run`.
+retried. ``swiss-ner push`` is :mod:`swiss_ner.commands.push`.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from huggingface_hub import HfApi, get_token, is_offline_mode
 from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 from huggingface_hub.utils import DEFAULT_IGNORE_PATTERNS, filter_repo_objects
 
-from swiss_ner.config import PushConfig, check_repo_id
-from swiss_ner.model_card import CARD_FILE, HUB_URL, card_languages, write_model_card
+from swiss_ner.config import check_repo_id
+from swiss_ner.model_card import HUB_URL, card_languages, write_model_card
 from swiss_ner.results import RESULTS_FILE, RunResults
 from swiss_ner.widget import WIDGET_EXAMPLES
 
@@ -116,43 +116,8 @@ def default_commit_message(results: RunResults) -> str:
     return f"swiss-ner: train {train_langs}; {results.headline_split} F1 {scores} (* zero-shot)"
 
 
-def _human_size(num_bytes: int) -> str:
-    if num_bytes < 1024:
-        return f"{num_bytes} B"
-    size = num_bytes / 1024
-    for unit in ("KB", "MB"):
-        if size < 1024:
-            return f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} GB"
-
-
-def _visibility(private: bool | None) -> str:
-    if private is None:
-        return "visibility: the namespace's default"
-    return "private" if private else "public"
-
-
-def _print_dry_run(
-    output_dir: Path, repo_id: str, revision: str | None, private: bool | None, token: str | None
-) -> list[str]:
-    files = files_to_upload(output_dir)
-    total = sum(size for _, size in files)
-    print(f"Dry run: nothing is pushed. Would upload to {HUB_URL}/{repo_id}", end="")
-    print(f" (branch {revision or 'main'}, {_visibility(private)}):")
-    for name, size in files:
-        print(f"  {name:<40} {_human_size(size):>10}")
-    excluded = ", ".join(PUBLISH_IGNORE_PATTERNS)
-    print(f"{len(files)} files, {_human_size(total)}; excluded: {excluded}")
-    if token is None:
-        print(f"No Hugging Face token found: a real push would fail. {LOGIN_HELP}")
-    print(f"\n----- {CARD_FILE} -----")
-    print((output_dir / CARD_FILE).read_text(encoding="utf-8"))
-    return [name for name, _ in files]
-
-
-def _describe_failure(error: Exception) -> str:
-    """Why the Hub call failed, in one line (also used by :mod:`swiss_ner.space`)."""
+def describe_failure(error: Exception) -> str:
+    """Why a Hub call failed, in one line (for the model push and the Space push alike)."""
     if isinstance(error, ValueError):
         return f"the Hub client refused the request: {_first_line(error)}."
     if isinstance(error, OfflineModeIsEnabled) or is_offline_mode():
@@ -230,7 +195,7 @@ def push_to_hub(
         raise _push_error(output_dir, repo_id, f"no Hugging Face token found. {LOGIN_HELP}")
     _render_card(output_dir, repo_id, space_id)
     if dry_run:
-        return _print_dry_run(output_dir, repo_id, revision, private, token)
+        return [name for name, _ in files_to_upload(output_dir)]
 
     results = RunResults.load(output_dir)
     api = api or HfApi(token=token)
@@ -250,7 +215,7 @@ def push_to_hub(
             ignore_patterns=list(PUBLISH_IGNORE_PATTERNS),
         )
     except (OSError, TransportHTTPError, ValueError) as error:
-        raise _push_error(output_dir, repo_id, _describe_failure(error)) from error
+        raise _push_error(output_dir, repo_id, describe_failure(error)) from error
     return str(getattr(commit, "commit_url", commit))
 
 
@@ -258,34 +223,3 @@ def space_examples(output_dir: str | Path) -> list[str]:
     """The demo Space's example sentences: one per language of the run."""
     languages = card_languages(RunResults.load(output_dir))
     return [WIDGET_EXAMPLES[lang] for lang in languages if lang in WIDGET_EXAMPLES]
-
-
-def run(config: PushConfig, api: HfApi | None = None) -> int:
-    """``swiss-ner push``: the model, then the demo Space if one is asked for."""
-    from swiss_ner.space import push_space
-
-    result = push_to_hub(
-        config.output_dir,
-        config.repo_id,
-        private=config.private,
-        revision=config.revision,
-        commit_message=config.commit_message,
-        token=config.token,
-        dry_run=config.dry_run,
-        api=api,
-        space_id=config.space_id,
-    )
-    if not config.dry_run:
-        print(f"Pushed {config.output_dir} to {HUB_URL}/{config.repo_id}: {result}")
-    if config.space_id:
-        space_result = push_space(
-            config.space_id,
-            config.repo_id,
-            space_examples(config.output_dir),
-            token=config.token,
-            dry_run=config.dry_run,
-            api=api,
-        )
-        if not config.dry_run:
-            print(f"Pushed the demo Space to {HUB_URL}/spaces/{config.space_id}: {space_result}")
-    return 0

@@ -22,7 +22,6 @@ from swiss_ner.results import (
     Interval,
     LanguageScores,
     RunResults,
-    describe_batching,
 )
 from swiss_ner.widget import WIDGET_EXAMPLES
 
@@ -353,8 +352,7 @@ def _hyperparameters(results: RunResults) -> list[tuple[str, str]]:
     local = f"local folder `{Path(config['model_name_or_path']).name}`"
     shown_model = results.base_model or local
     rows = [(name, shown_model if name == "model_name_or_path" else value) for name, value in rows]
-    if results.batching:
-        rows.append(("batching", describe_batching(results.batching)))
+    rows.append(("batching", results.batching.describe()))
     return rows
 
 

@@ -77,6 +77,21 @@ class DatasetInfo:
 
 
 @dataclass
+class Batching:
+    """The batching a run used, its device defaults resolved: what ran, not what was asked."""
+
+    group_by_length: bool = False
+    pack: bool = False
+    pad_to: int | None = None  # the multiple batches were padded to; None pads to the longest
+
+    def describe(self) -> str:
+        """``random batches, packed into rows`` and the like, for the log and the card."""
+        order = "length-grouped" if self.group_by_length else "random"
+        padded = f", padded to multiples of {self.pad_to}" if self.pad_to else ""
+        return f"{order} batches" + (", packed into rows" if self.pack else "") + padded
+
+
+@dataclass
 class RunResults:
     """Everything a finished run reports; ``results.json`` is this, as JSON."""
 
@@ -97,8 +112,7 @@ class RunResults:
     # The Hub id the run started from (canonical name), decided where the run could see whether
     # ``model_name_or_path`` was a local folder; None for a local folder.
     base_model: str | None = None
-    # The batching the run used, its device defaults resolved: group_by_length and pack.
-    batching: dict[str, bool] = field(default_factory=dict)
+    batching: Batching = field(default_factory=Batching)
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -139,6 +153,7 @@ class RunResults:
         values["test_metrics"] = _language_scores(values.get("test_metrics") or {})
         values["dataset"] = DatasetInfo(**values["dataset"])
         values["history"] = [EpochRecord(**record) for record in values["history"]]
+        values["batching"] = Batching(**(values.get("batching") or {}))
         return cls(**values)
 
     @classmethod
@@ -153,12 +168,6 @@ class RunResults:
             raise FileNotFoundError(f"{path} not found: train a model into that folder") from None
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
             raise ValueError(f"{path} is not a swiss-ner run record: {error}") from None
-
-
-def describe_batching(batching: dict[str, bool]) -> str:
-    """``random batches, packed into rows`` and the like, for the log and the card."""
-    order = "length-grouped" if batching.get("group_by_length") else "random"
-    return f"{order} batches" + (", packed into rows" if batching.get("pack") else "")
 
 
 def _interval(value: dict | None) -> Interval | None:

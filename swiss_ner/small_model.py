@@ -5,7 +5,6 @@ folder that :func:`swiss_ner.modeling.build_model` and ``AutoTokenizer`` load.""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import os
@@ -27,9 +26,6 @@ logger = logging.getLogger(__name__)
 SPECIAL_TOKENS: list[str] = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
 # XLM-R reserves two positions past the longest input (padding_idx + 1 offset).
 POSITION_OFFSET = 2
-
-DEFAULTS = SmallModelConfig(output_dir="", data_dir="")
-
 
 def xlmr_pre_tokenizer() -> pre_tokenizers.PreTokenizer:
     """Whitespace split, then ``▁`` in front of every word: what ``XLMRobertaTokenizer`` does with
@@ -79,40 +75,30 @@ def panx_texts(
     return texts
 
 
-def make_small_model(
-    output_dir: str | os.PathLike,
-    data_dir: str | os.PathLike,
-    vocab_size: int = DEFAULTS.vocab_size,
-    hidden_size: int = DEFAULTS.hidden_size,
-    num_layers: int = DEFAULTS.num_layers,
-    num_heads: int = DEFAULTS.num_heads,
-    intermediate_size: int = DEFAULTS.intermediate_size,
-    max_position_embeddings: int = DEFAULTS.max_position_embeddings,
-    seed: int = DEFAULTS.seed,
-    langs: Sequence[str] = SWISS_LANGS,
-    max_sentences_per_lang: int | None = None,
-) -> Path:
+def make_small_model(spec: SmallModelConfig) -> Path:
     """Train the tokenizer on PAN-X training text, initialise the model, save both to
-    ``output_dir`` and return it. ``max_sentences_per_lang`` trims the text (for tests)."""
-    set_seed(seed)
-    output_dir = Path(output_dir)
+    ``spec.output_dir`` and return it. ``spec.max_sentences_per_lang`` trims the text (tests)."""
+    set_seed(spec.seed)
+    output_dir = Path(spec.output_dir)
     texts: list[str] = []
-    for lang in langs:
-        lang_texts = panx_texts(data_dir, [lang])[:max_sentences_per_lang]
-        logger.info("Read %d %s training sentences from %s", len(lang_texts), lang, data_dir)
+    for lang in spec.langs:
+        lang_texts = panx_texts(spec.data_dir, [lang])[: spec.max_sentences_per_lang]
+        logger.info("Read %d %s training sentences from %s", len(lang_texts), lang,
+                    spec.data_dir)
         texts.extend(lang_texts)
 
-    logger.info("Training a Unigram tokenizer (target vocabulary %d)", vocab_size)
-    tokenizer = train_tokenizer(texts, vocab_size, max_position_embeddings - POSITION_OFFSET)
+    logger.info("Training a Unigram tokenizer (target vocabulary %d)", spec.vocab_size)
+    tokenizer = train_tokenizer(texts, spec.vocab_size,
+                                spec.max_position_embeddings - POSITION_OFFSET)
     logger.info("Tokenizer vocabulary: %d pieces", len(tokenizer))
 
     config = XLMRobertaConfig(
         vocab_size=len(tokenizer),
-        hidden_size=hidden_size,
-        num_hidden_layers=num_layers,
-        num_attention_heads=num_heads,
-        intermediate_size=intermediate_size,
-        max_position_embeddings=max_position_embeddings,
+        hidden_size=spec.hidden_size,
+        num_hidden_layers=spec.num_layers,
+        num_attention_heads=spec.num_heads,
+        intermediate_size=spec.intermediate_size,
+        max_position_embeddings=spec.max_position_embeddings,
         pad_token_id=tokenizer.pad_token_id,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
@@ -123,10 +109,10 @@ def make_small_model(
     parameters = sum(p.numel() for p in model.parameters())
     logger.info(
         "Model: hidden %d, %d layers, %d heads, intermediate %d, %.1fM parameters",
-        hidden_size,
-        num_layers,
-        num_heads,
-        intermediate_size,
+        spec.hidden_size,
+        spec.num_layers,
+        spec.num_heads,
+        spec.intermediate_size,
         parameters / 1e6,
     )
     model.save_pretrained(output_dir)
@@ -134,9 +120,3 @@ def make_small_model(
     logger.info("Saved the untrained model and tokenizer to %s", output_dir)
     return output_dir
 
-
-def run(config: SmallModelConfig) -> int:
-    """The ``swiss-ner make-small-model`` command."""
-    values = dataclasses.asdict(config)
-    print(f"Model folder: {make_small_model(**values)}")
-    return 0

@@ -22,7 +22,7 @@ from swiss_ner.hub import (
     LOGIN_HELP,
     HubPushError,
     TransportHTTPError,
-    _describe_failure,
+    describe_failure,
 )
 
 DEMO_SOURCE = Path(__file__).with_name("demo.py")
@@ -139,7 +139,7 @@ def push_space(
     """Create (if needed) the Gradio Space ``space_id`` demonstrating ``model_repo_id``, upload it.
 
     The model repository must be public for the Space to load it. Returns the commit URL, or the
-    file names for a dry run (which prints them and pushes nothing). Raises
+    file names for a dry run (which pushes nothing). Raises
     :class:`~swiss_ner.hub.HubPushError` with a how-to-fix message on any failure.
     """
     for repo_id in (space_id, model_repo_id):
@@ -150,11 +150,6 @@ def push_space(
     files = space_files(model_repo_id, examples, title)
     token = token or get_token()
     if dry_run:
-        print(f"Dry run: nothing is pushed. Would upload to {HUB_URL}/spaces/{space_id}:")
-        for name, text in files.items():
-            print(f"  {name:<20} {len(text.encode()):>8} B")
-        if token is None:
-            print(f"No Hugging Face token found: a real push would fail. {LOGIN_HELP}")
         return list(files)
     if token is None:
         raise _space_error(space_id, f"no Hugging Face token found. {LOGIN_HELP}")
@@ -173,5 +168,5 @@ def push_space(
                 commit_message=f"Demo of {model_repo_id}",
             )
         except (OSError, TransportHTTPError) as error:
-            raise _space_error(space_id, _describe_failure(error)) from error
+            raise _space_error(space_id, describe_failure(error)) from error
     return str(getattr(commit, "commit_url", commit))

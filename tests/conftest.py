@@ -44,12 +44,13 @@ def panx_dir() -> Path:
 @pytest.fixture(scope="session")
 def small_model_dir(tmp_path_factory, panx_dir) -> Path:
     """A tiny XLM-R-architecture model with its own Unigram tokenizer, untrained."""
+    from swiss_ner.config import SmallModelConfig
     from swiss_ner.small_model import make_small_model
 
     folder = tmp_path_factory.mktemp("small-model")
-    return make_small_model(
-        folder,
-        panx_dir,
+    return make_small_model(SmallModelConfig(
+        output_dir=str(folder),
+        data_dir=str(panx_dir),
         vocab_size=2000,
         hidden_size=64,
         num_layers=2,
@@ -57,7 +58,7 @@ def small_model_dir(tmp_path_factory, panx_dir) -> Path:
         intermediate_size=128,
         max_position_embeddings=130,
         max_sentences_per_lang=2000,
-    )
+    ))
 
 
 @pytest.fixture(scope="session")

@@ -173,10 +173,10 @@ def tiny_run_config(train_config_factory, tmp_path) -> TrainConfig:
 def interrupt_after(monkeypatch, steps: int) -> list[int]:
     """Let the real training loop run ``steps`` optimizer steps, then send it SIGTERM (the loop
     saves a checkpoint and stops, as under a cluster scheduler); returns the call counter."""
-    from swiss_ner import training
+    from swiss_ner.training import loop as training_loop
 
     calls: list[int] = []
-    real_step = training.train_step
+    real_step = training_loop.train_step
 
     def step(loop, batch):
         calls.append(len(calls) + 1)
@@ -184,21 +184,21 @@ def interrupt_after(monkeypatch, steps: int) -> list[int]:
             signal.raise_signal(signal.SIGTERM)
         return real_step(loop, batch)
 
-    monkeypatch.setattr(training, "train_step", step)
+    monkeypatch.setattr(training_loop, "train_step", step)
     return calls
 
 
 def counted_steps(monkeypatch) -> list[int]:
-    from swiss_ner import training
+    from swiss_ner.training import loop as training_loop
 
     calls: list[int] = []
-    real_step = training.train_step
+    real_step = training_loop.train_step
 
     def step(loop, batch):
         calls.append(len(calls) + 1)
         return real_step(loop, batch)
 
-    monkeypatch.setattr(training, "train_step", step)
+    monkeypatch.setattr(training_loop, "train_step", step)
     return calls
 
 

@@ -19,6 +19,7 @@ from huggingface_hub import HfApi, metadata_load
 from huggingface_hub.errors import HFValidationError, OfflineModeIsEnabled
 from test_model_card import MISC_LABELS, make_results, save_tiny_model
 
+import swiss_ner.commands.push as push_command
 import swiss_ner.hub as hub
 from swiss_ner.cli import main as cli_main
 from swiss_ner.config import PushConfig
@@ -71,6 +72,7 @@ def no_token(monkeypatch, tmp_path):
     monkeypatch.delenv("HF_TOKEN", raising=False)
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
     monkeypatch.setattr(hub, "get_token", lambda: None)
+    monkeypatch.setattr(push_command, "get_token", lambda: None)
 
 
 def local_files(folder: Path) -> dict[str, bytes]:
@@ -217,6 +219,9 @@ def test_connection_error_is_a_clear_error(publish_dir, monkeypatch):
 def test_dry_run_lists_files_and_card_and_pushes_nothing(publish_dir, no_token, capsys):
     api = RecordingApi()
     listed = push_to_hub(publish_dir, REPO_ID, dry_run=True, api=api)
+    assert capsys.readouterr().out == "", "the library returns the plan; the command prints it"
+    config = PushConfig(output_dir=str(publish_dir), repo_id=REPO_ID, dry_run=True)
+    assert push_command.run(config, api=api) == 0
     out = capsys.readouterr().out
     assert api.calls == []
     assert {"README.md", "config.json", "model.safetensors", "results.json"} <= set(listed)
@@ -296,7 +301,7 @@ def test_command_exits_1_with_the_message_and_no_traceback(publish_dir, no_token
 def test_run_pushes_and_prints_the_url(publish_dir, capsys):
     api = RecordingApi()
     config = PushConfig(output_dir=str(publish_dir), repo_id=REPO_ID, token="t")
-    assert hub.run(config, api=api) == 0
+    assert push_command.run(config, api=api) == 0
     assert api.names() == ["create_repo", "upload_folder"]
     assert f"to https://huggingface.co/{REPO_ID}: " in capsys.readouterr().out
 
@@ -306,7 +311,7 @@ def test_run_with_a_space_pushes_it_after_the_model(publish_dir, capsys):
     space_id = f"{REPO_ID}-demo"
     config = PushConfig(output_dir=str(publish_dir), repo_id=REPO_ID, token="t", with_space=True)
     api = RecordingApi()
-    assert hub.run(config, api=api) == 0
+    assert push_command.run(config, api=api) == 0
     assert [(name, kwargs["repo_type"]) for name, kwargs in api.calls] == [
         ("create_repo", "model"), ("upload_folder", "model"),
         ("create_repo", "space"), ("upload_folder", "space"),
@@ -316,7 +321,7 @@ def test_run_with_a_space_pushes_it_after_the_model(publish_dir, capsys):
     assert f"(https://huggingface.co/spaces/{space_id})" in (publish_dir / "README.md").read_text()
 
     dry = PushConfig(output_dir=str(publish_dir), repo_id=REPO_ID, dry_run=True, space=space_id)
-    assert hub.run(dry, api=RecordingApi()) == 0
+    assert push_command.run(dry, api=RecordingApi()) == 0
     out = capsys.readouterr().out
     assert f"Would upload to https://huggingface.co/spaces/{space_id}" in out
     assert "app.py" in out and "requirements.txt" in out

@@ -25,6 +25,7 @@ from swiss_ner.model_card import (
     write_model_card,
 )
 from swiss_ner.results import (
+    Batching,
     DatasetInfo,
     EntityScores,
     EpochRecord,
@@ -101,7 +102,7 @@ def make_results(
         num_processes=1,
         mixed_precision="no",
         versions={"swiss_ner": "0.2.0", "transformers": "5.24.0"},
-        batching={"group_by_length": False, "pack": True},
+        batching=Batching(group_by_length=False, pack=True),
     )
 
 

@@ -14,6 +14,7 @@ from huggingface_hub import SpaceCard
 from packaging.requirements import Requirement
 
 import swiss_ner.space as space
+from swiss_ner.commands.push import print_space_plan
 from swiss_ner.hub import HubPushError, TransportHTTPError
 from swiss_ner.space import push_space, space_files, write_space
 from swiss_ner.widget import WIDGET_EXAMPLES
@@ -80,6 +81,8 @@ def test_dry_run_lists_the_files_and_pushes_nothing(monkeypatch, capsys):
     monkeypatch.setattr(space, "get_token", lambda: None)
     api = RecordingApi()
     listed = push_space(SPACE_ID, MODEL_ID, EXAMPLES, dry_run=True, api=api)
+    assert capsys.readouterr().out == "", "the library returns the plan; the command prints it"
+    print_space_plan(SPACE_ID, space_files(MODEL_ID, EXAMPLES), token=None)
     out = capsys.readouterr().out
     assert api.calls == []
     assert listed == ["app.py", "requirements.txt", "README.md"]

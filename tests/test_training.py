@@ -17,11 +17,12 @@ from swiss_ner.checkpoints import CHECKPOINTS_DIR, CheckpointError, TrainingStat
 from swiss_ner.cli import main
 from swiss_ner.config import ConfigError, TrainConfig
 from swiss_ner.modeling import build_model
-from swiss_ner.results import RunResults
+from swiss_ner.results import Batching, RunResults
 from swiss_ner.training import (
     TrainingError,
     batch_padding,
     check_packing,
+    resolve_batching,
     train,
     word_consistency_loss,
 )
@@ -56,7 +57,7 @@ def test_training_lowers_loss_and_writes_everything(trained_run):
         assert scores.simple_groups > 0, lang
     assert saved.test_metrics == {}, "the shared PAN-X folder has no test split"
     assert saved.config["learning_rate"] == 3e-3
-    assert saved.batching == {"group_by_length": False, "pack": True}, "the CPU's defaults"
+    assert saved.batching == Batching(group_by_length=False, pack=True), "the CPU's defaults"
     assert saved.config["pack"] is None, "the options as given, so that a rerun matches them"
     assert saved.config["matmul_precision"] == "highest", "full float32 unless asked"
     assert "transformers" in saved.versions
@@ -308,20 +309,13 @@ def test_word_consistency_loss_is_zero_only_when_pieces_agree():
     assert word_consistency_loss(disagreeing, input_ids, continuation, continuation_map) > 1.0
 
 
-def test_config_error_is_a_value_error():
-    assert issubclass(ConfigError, ValueError)
-
-
 def test_batching_defaults_follow_the_device_and_yield_to_explicit_options():
     config = TrainConfig()
-    assert (config.for_device("cpu").pack, config.for_device("cpu").group_by_length) == (
-        True, False
-    )
-    assert (config.for_device("cuda").pack, config.for_device("cuda").group_by_length) == (
-        False, True
-    )
-    both = TrainConfig(pack=True, group_by_length=True).for_device("cuda")
-    assert (both.pack, both.group_by_length) == (True, True)
+    assert resolve_batching(config, "cpu", "no") == Batching(group_by_length=False, pack=True)
+    assert resolve_batching(config, "cuda", "no") == Batching(group_by_length=True, pack=False)
+    both = TrainConfig(pack=True, group_by_length=True)
+    assert resolve_batching(both, "cuda", "no") == Batching(True, True)
+    assert resolve_batching(config, "cuda", "bf16").pad_to == 8, "tensor-core multiples"
 
 
 def test_packing_refuses_an_attention_that_cannot_read_its_mask(small_model_dir):

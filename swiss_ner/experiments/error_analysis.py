@@ -396,21 +396,3 @@ def run_error_analysis(config: AnalyseConfig) -> ErrorAnalysis:
         out = Path(config.output_dir or Path(config.model_dir) / "error_analysis")
         write_outputs(result, out, title, config)
     return result
-
-
-def run(config: AnalyseConfig) -> int:
-    """The ``swiss-ner analyse`` command: analyse, print the tables, name the report."""
-    result = run_error_analysis(config)
-    if "markdown" not in result.paths:
-        return 0
-    print("Highest total loss:")
-    print(markdown_table(result.sequence_scores))
-    print("\nLoss by token:")
-    print(markdown_table(result.by_token))
-    print("\nLoss by gold label:")
-    print(markdown_table(result.by_label))
-    print("\nConfusion matrix (rows gold, normalised):")
-    print(markdown_table(result.confusion, float_format="{:.2f}"))
-    print(f"\n{len(result.suspects)} confident disagreements with the gold tags.")
-    print(f"Report written to {result.paths['markdown']}")
-    return 0

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from swiss_ner.config import ReportConfig, TrainConfig
-from swiss_ner.experiments.markdown import cell_table, language_name, render_markdown
+from swiss_ner.experiments.markdown import language_name, render_markdown
 from swiss_ner.experiments.plots import CurveLabels, plot_f1_bars, plot_learning_curve
 from swiss_ner.experiments.runs import (
     RunTable,
@@ -26,7 +26,6 @@ from swiss_ner.experiments.runs import (
     run_all,
 )
 from swiss_ner.experiments.scores import Crossing, Findings, RowNames, find_all, pivot
-from swiss_ner.experiments.tables import markdown_table
 from swiss_ner.results import RunResults
 
 logger = logging.getLogger(__name__)
@@ -155,16 +154,3 @@ def write_report(config: ReportConfig, report: CrosslingualReport) -> None:
     paths["markdown"].write_text(
         render_markdown(config, findings, images, report.capped_note), encoding="utf-8"
     )
-
-
-def run(config: ReportConfig) -> int:
-    """The ``swiss-ner report`` command: build the report and print its tables."""
-    report = build_report(config)
-    findings = report.findings
-    if not findings.summary.empty:
-        print(markdown_table(cell_table(findings.summary, findings.names.langs)))
-    if not findings.curve.empty:
-        print(markdown_table(findings.curve.set_index("sentences")[["f1", "low", "high"]]))
-    if "markdown" in report.paths:
-        print(f"Report written to {report.paths['markdown']}")
-    return 0

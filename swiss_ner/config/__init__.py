@@ -1,0 +1,60 @@
+"""One configuration dataclass per command, parsed one way, saved with the results.
+
+:mod:`.fields` turns a dataclass into command-line options and back; the other modules hold the
+dataclasses, grouped by the part of the pipeline they configure. Only the standard library is
+imported, so ``swiss-ner --help`` stays instant.
+"""
+
+from swiss_ner.config.fields import (
+    DEFAULT_PANX_DIR,
+    MODEL_ENV,
+    ConfigError,
+    HelpFormatter,
+    add_arguments,
+    at_least,
+    check_repo_id,
+    config_from_namespace,
+    is_hub_model_id,
+    one_of,
+    option,
+)
+from swiss_ner.config.tools import (
+    AnalyseConfig,
+    DemoConfig,
+    PushConfig,
+    SmallModelConfig,
+    TagConfig,
+)
+from swiss_ner.config.training import (
+    COMPILE_MODES,
+    CURVE_SIZES,
+    MATMUL_PRECISIONS,
+    STRATEGIES,
+    ReportConfig,
+    TrainConfig,
+)
+
+__all__ = [
+    "COMPILE_MODES",
+    "CURVE_SIZES",
+    "DEFAULT_PANX_DIR",
+    "MATMUL_PRECISIONS",
+    "MODEL_ENV",
+    "STRATEGIES",
+    "AnalyseConfig",
+    "ConfigError",
+    "DemoConfig",
+    "HelpFormatter",
+    "PushConfig",
+    "ReportConfig",
+    "SmallModelConfig",
+    "TagConfig",
+    "TrainConfig",
+    "add_arguments",
+    "at_least",
+    "check_repo_id",
+    "config_from_namespace",
+    "is_hub_model_id",
+    "one_of",
+    "option",
+]

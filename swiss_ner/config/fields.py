@@ -1,0 +1,133 @@
+"""How a configuration dataclass becomes command-line options, and the checks they share.
+
+Each field carries its help text (and, where needed, extra ``argparse`` keywords) in its
+metadata; :func:`add_arguments` turns any configuration dataclass into command-line options and
+:func:`config_from_namespace` back into a validated instance. Only the standard library is
+imported, so ``swiss-ner --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+from typing import Any, TypeVar
+
+MODEL_ENV = "SWISS_NER_MODEL"
+DEFAULT_PANX_DIR = "../shared/data/panx"
+
+
+class ConfigError(ValueError):
+    """An option value that cannot work; the message names the option and what is allowed."""
+
+
+def option(help: str, **argparse_kwargs: Any) -> dict:
+    """Field metadata: the help text and any extra ``add_argument`` keywords."""
+    return {"help": help, "argparse": argparse_kwargs}
+
+
+def at_least(name: str, value: float | None, minimum: float, strict: bool = False) -> None:
+    if value is None:
+        return
+    if value < minimum or (strict and value == minimum):
+        relation = "greater than" if strict else "at least"
+        raise ConfigError(f"--{name.replace('_', '-')} must be {relation} {minimum}, got {value}")
+
+
+def one_of(name: str, value: object, choices: tuple[str, ...]) -> None:
+    """Refuse a value outside the choices (a config written by hand or by an older version)."""
+    if value not in choices:
+        raise ConfigError(f"--{name.replace('_', '-')} must be one of {', '.join(choices)}, "
+                          f"got {value!r}")
+
+
+def check_repo_id(repo_id: str, option_name: str) -> None:
+    """Raise :class:`ConfigError` unless ``repo_id`` is a valid Hub id such as ``org/name``."""
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as error:
+        raise ConfigError(f"{option_name} {repo_id!r} is not a valid Hub id: {error}") from None
+
+
+def is_hub_model_id(name_or_path: str | None) -> bool:
+    """Whether ``name_or_path`` names a Hub model (``org/name``) rather than a local folder."""
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    if not name_or_path or Path(name_or_path).expanduser().exists():
+        return False
+    if name_or_path.startswith((".", "/", "~")):
+        return False
+    try:
+        validate_repo_id(name_or_path)
+    except HFValidationError:
+        return False
+    return True
+
+
+ConfigT = TypeVar("ConfigT")
+
+
+def _argument(f: dataclasses.Field) -> tuple[list[str], dict]:
+    """The flags and ``add_argument`` keywords of one dataclass field."""
+    meta = f.metadata
+    extra = dict(meta.get("argparse", {}))
+    positional = extra.pop("positional", False)
+    aliases = extra.pop("aliases", ())
+    type_name = str(f.type)
+    kwargs: dict[str, Any] = {"help": meta.get("help", "")}
+    if f.default is not dataclasses.MISSING:
+        kwargs["default"] = f.default
+    elif f.default_factory is not dataclasses.MISSING:
+        kwargs["default"] = f.default_factory()
+    if type_name.startswith("bool"):
+        kwargs["action"] = argparse.BooleanOptionalAction
+    elif type_name.startswith("list["):
+        kwargs["type"] = {"float": float, "int": int}.get(type_name[5:].split("]")[0], str)
+        kwargs["nargs"] = "*" if positional else "+"
+    else:
+        kwargs["type"] = {"int": int, "float": float}.get(type_name.split(" |")[0], str)
+    kwargs.update(extra)
+    if kwargs.get("action") == "append":
+        kwargs.pop("nargs", None)
+    if positional:
+        if "default" not in kwargs:
+            kwargs.pop("default", None)
+        return [f.name], kwargs
+    if "default" not in kwargs and not kwargs.get("required"):
+        kwargs["required"] = True
+    return ["--" + f.name.replace("_", "-"), *aliases], kwargs
+
+
+def add_arguments(parser: argparse.ArgumentParser, cls: type) -> argparse.ArgumentParser:
+    """One option per field of the dataclass ``cls``, its help taken from the field."""
+    hidden = getattr(cls, "HIDDEN", ())
+    for f in dataclasses.fields(cls):
+        flags, kwargs = _argument(f)
+        if f.name in hidden:
+            kwargs["help"] = argparse.SUPPRESS
+        else:
+            kwargs["help"] = kwargs["help"].replace("%", "%%")  # argparse formats help with %
+        parser.add_argument(*flags, **kwargs)
+    return parser
+
+
+def config_from_namespace(cls: type[ConfigT], namespace: argparse.Namespace) -> ConfigT:
+    """The dataclass ``cls`` from parsed arguments (unknown attributes ignored), validated."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    config = cls(**{k: v for k, v in vars(namespace).items() if k in names})
+    config.validate()
+    return config
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each default, except an unset one whose help already says what happens then."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None and "default" in (action.help or "").lower():
+            return action.help
+        return super()._get_help_string(action)
+

@@ -1,0 +1,301 @@
+"""The configuration of a training run, and of the cross-lingual report built from such runs."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from swiss_ner.config.fields import ConfigError, at_least, check_repo_id, one_of, option
+from swiss_ner.constants import DEFAULT_MODEL, SWISS_FRACS, SWISS_LANGS
+
+STRATEGIES: tuple[str, ...] = ("zero-shot", "learning-curve", "each", "all")
+CURVE_SIZES: tuple[int, ...] = (250, 500, 1000, 2000, 4000)
+COMPILE_MODES = ("no", "default", "reduce-overhead", "max-autotune-no-cudagraphs")
+MATMUL_PRECISIONS = ("highest", "high", "medium")
+
+
+@dataclass
+class TrainConfig:
+    """Everything that decides a training run; saved in results.json and train_config.json."""
+
+    model_name_or_path: str = field(
+        default=DEFAULT_MODEL,
+        metadata=option(
+            "Hub id (e.g. FacebookAI/xlm-roberta-base) or local folder of the model to "
+            "fine-tune; the folder must hold its tokenizer.",
+            aliases=("--model",),
+        ),
+    )
+    output_dir: str = field(
+        default="outputs/xlmr-panx-ch",
+        metadata=option("Folder for checkpoints, the final model, tokenizer and results.json."),
+    )
+    data_dir: str | None = field(
+        default=None,
+        metadata=option(
+            "Folder of IOB2 files named {split}-{lang}.tsv; omit to load google/xtreme "
+            "PAN-X.<lang> from the Hub."
+        ),
+    )
+    langs: list[str] = field(
+        default_factory=lambda: list(SWISS_LANGS), metadata=option("Languages of the Swiss mix.")
+    )
+    fracs: list[float] = field(
+        default_factory=lambda: list(SWISS_FRACS),
+        metadata=option("Fraction (0 < f <= 1) of each language's splits kept, as --langs."),
+    )
+    train_langs: list[str] = field(
+        default_factory=lambda: ["de"],
+        metadata=option("Languages trained on; several are concatenated and shuffled."),
+    )
+    eval_langs: list[str] = field(
+        default_factory=lambda: list(SWISS_LANGS),
+        metadata=option("Languages evaluated after each epoch (F1 per language)."),
+    )
+    label_names: list[str] | None = field(
+        default=None,
+        metadata=option(
+            "IOB2 label set of the data (default PAN-X's O B-PER I-PER B-ORG I-ORG B-LOC I-LOC); "
+            "classifier rows of --model are kept by label name, new labels start fresh."
+        ),
+    )
+    eval_split: str = field(
+        default="validation",
+        metadata=option("Split evaluated after each epoch (model selection never sees test)."),
+    )
+    max_train_samples: int | None = field(
+        default=None, metadata=option("Keep only the first N training sentences (after the mix).")
+    )
+    max_eval_samples: int | None = field(
+        default=None, metadata=option("Keep only the first N evaluation sentences per language.")
+    )
+    num_epochs: int = field(default=3, metadata=option("Passes over the training data."))
+    max_steps: int | None = field(
+        default=None, metadata=option("Stop after this many optimizer steps (overrides epochs).")
+    )
+    batch_size: int = field(default=24, metadata=option("Sentences per batch and process."))
+    eval_batch_size: int = field(default=64, metadata=option("Sentences per evaluation batch."))
+    learning_rate: float = field(default=5e-5, metadata=option("Peak learning rate of AdamW."))
+    weight_decay: float = field(
+        default=0.01, metadata=option("AdamW weight decay (not on biases and LayerNorm).")
+    )
+    warmup_ratio: float = field(
+        default=0.0, metadata=option("Fraction of the steps warming the learning rate up.")
+    )
+    gradient_accumulation_steps: int = field(
+        default=1, metadata=option("Batches accumulated per optimizer step.")
+    )
+    max_grad_norm: float = field(default=1.0, metadata=option("Gradient clipping norm."))
+    max_length: int = field(
+        default=512,
+        metadata=option("Longest sentence in sub-words; longer ones are counted and reported."),
+    )
+    label_all_tokens: bool = field(
+        default=True,
+        metadata=option(
+            "Train on every sub-word (continuation pieces get the word's I- tag) so that "
+            "pipeline(aggregation_strategy='simple') returns whole words; scores stay per word. "
+            "--no-label-all-tokens labels only the first piece, as the book does."
+        ),
+    )
+    consistency_weight: float = field(
+        default=1.0,
+        metadata=option(
+            "Weight of a loss that makes the sub-words of a word predict the same tag (B- read "
+            "as I-), so the simple aggregation returns whole words; 0 disables it."
+        ),
+    )
+    group_by_length: bool | None = field(
+        default=None,
+        metadata=option(
+            "Batches of similar length (shuffled mega-batches sorted inside, batch order "
+            "shuffled each epoch): far less padding. Default: on unless packing. "
+            "--no-group-by-length samples at random."
+        ),
+    )
+    length_group_size: int = field(
+        default=8,
+        metadata=option(
+            "Batches per length-sorted group: larger groups pad less but mix lengths less "
+            "(measured: 64 lost 0.02-0.03 F1 after one epoch, 8 kept random sampling's F1)."
+        ),
+    )
+    pack: bool | None = field(
+        default=None,
+        metadata=option(
+            "Pack each batch's sentences into as few rows as its longest allows, each attending "
+            "only to itself: the same loss as padding, with a fraction of the padded tokens. "
+            "Default: on when training on the CPU (measured fastest there, with random "
+            "batches), off on a GPU (not measured there)."
+        ),
+    )
+    log_every: int = field(
+        default=50,
+        metadata=option(
+            "Log the mean loss every N steps; the loss stays on the device in between, so the "
+            "host does not wait for the accelerator every step."
+        ),
+    )
+    fused_adamw: bool = field(
+        default=True, metadata=option("Use torch's fused AdamW kernel (CPU and CUDA).")
+    )
+    compile: str = field(
+        default="no",
+        metadata=option(
+            "torch.compile through accelerate's dynamo plugin, with dynamic shapes so one graph "
+            "serves every batch length: 'default' fuses kernels; 'reduce-overhead' also replays "
+            "CUDA graphs (GPU), one per padded length, so pad to few lengths (--pad-to, 32 by "
+            "default there).",
+            choices=COMPILE_MODES,
+        ),
+    )
+    pad_to: int | None = field(
+        default=None,
+        metadata=option(
+            "Pad batches to a multiple of N tokens (default 8 with mixed precision or "
+            "--matmul-precision other than highest, 32 with --compile reduce-overhead)."
+        ),
+    )
+    num_threads: int | None = field(
+        default=None,
+        metadata=option("CPU threads for torch (default: every core, also under accelerate)."),
+    )
+    matmul_precision: str = field(
+        default="highest",
+        metadata=option(
+            "Precision of float32 matrix products (torch.set_float32_matmul_precision): "
+            "'highest' keeps full float32; 'high' allows TF32 on NVIDIA GPUs; 'medium' also "
+            "allows bfloat16 products with float32 sums, which CPUs with AMX or AVX512-BF16 "
+            "multiply 2.3-2.9x faster (bench/RESULTS.md). Default: highest.",
+            choices=MATMUL_PRECISIONS,
+        ),
+    )
+    mixed_precision: str | None = field(
+        default=None,
+        metadata=option(
+            "no, fp16 or bf16; by default the setting of `accelerate launch` or its config.",
+            choices=("no", "fp16", "bf16"),
+        ),
+    )
+    cpu: bool = field(
+        default=False,
+        metadata=option(
+            "Train on the CPU even if a GPU is present (CPU processes under torchrun use gloo)."
+        ),
+    )
+    seed: int = field(default=42, metadata=option("Seed of the Swiss mix, shuffling and init."))
+    checkpointing_steps: int | None = field(
+        default=None,
+        metadata=option("Also save a checkpoint every N optimizer steps (one per epoch always)."),
+    )
+    save_total_limit: int | None = field(
+        default=2, metadata=option("Keep only the newest N checkpoints (none: keep all).")
+    )
+    resume_from: str | None = field(
+        default=None,
+        metadata=option(
+            "Checkpoint folder to resume from, or 'latest' for this run's newest in "
+            "--output-dir; training continues at the next step."
+        ),
+    )
+    overwrite_output_dir: bool = field(
+        default=False,
+        metadata=option("Start afresh in an --output-dir that holds another run's checkpoints."),
+    )
+    report_to: str = field(
+        default="tensorboard",
+        metadata=option("Accelerate tracker: tensorboard, wandb, mlflow, all, or none."),
+    )
+    num_workers: int = field(default=0, metadata=option("DataLoader worker processes."))
+    push_to_hub: bool = field(
+        default=False, metadata=option("Push the output folder to the Hub at the end.")
+    )
+    hub_model_id: str | None = field(
+        default=None, metadata=option("Hub repository id, e.g. my-org/xlmr-panx-ch.")
+    )
+    hub_private: bool | None = field(
+        default=None,
+        metadata=option("Create the Hub repo private (default: the namespace's own default)."),
+    )
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+    def validate(self) -> None:
+        """Refuse values that cannot give a right run, naming the option and the allowed range."""
+        if len(self.langs) != len(self.fracs):
+            raise ConfigError(
+                f"--langs has {len(self.langs)} entries but --fracs {len(self.fracs)}"
+            )
+        for frac in self.fracs:
+            if not 0 < frac <= 1:
+                raise ConfigError(f"--fracs must lie in (0, 1], got {frac}")
+        for lang in [*self.train_langs, *self.eval_langs]:
+            if lang not in self.langs:
+                raise ConfigError(f"language {lang!r} is not in --langs {self.langs}")
+        for name in ("batch_size", "eval_batch_size", "gradient_accumulation_steps", "num_epochs",
+                     "max_length", "log_every", "length_group_size", "max_train_samples",
+                     "max_eval_samples", "max_steps", "checkpointing_steps", "save_total_limit",
+                     "num_threads", "pad_to"):
+            at_least(name, getattr(self, name), 1)
+        at_least("learning_rate", self.learning_rate, 0, strict=True)
+        for name in ("weight_decay", "max_grad_norm", "consistency_weight", "num_workers"):
+            at_least(name, getattr(self, name), 0)
+        one_of("compile", self.compile, COMPILE_MODES)
+        one_of("matmul_precision", self.matmul_precision, MATMUL_PRECISIONS)
+        if not 0 <= self.warmup_ratio < 1:
+            raise ConfigError(f"--warmup-ratio must lie in [0, 1), got {self.warmup_ratio}")
+        if self.push_to_hub and not self.hub_model_id:
+            raise ConfigError("--push-to-hub needs --hub-model-id org/name")
+        if self.hub_model_id:
+            check_repo_id(self.hub_model_id, "--hub-model-id")
+
+
+@dataclass
+class ReportConfig(TrainConfig):
+    """The cross-lingual report: the training options of its runs plus the report's own."""
+
+    HIDDEN = ("output_dir",)  # each run gets its folder under --report-dir
+
+    report_dir: str = field(
+        default="reports/crosslingual",
+        metadata=option("Folder for the report files and the runs (runs/<name>)."),
+    )
+    strategies: list[str] = field(
+        default_factory=lambda: list(STRATEGIES),
+        metadata=option("Strategies to run.", choices=STRATEGIES),
+    )
+    curve_sizes: list[int] = field(
+        default_factory=lambda: list(CURVE_SIZES),
+        metadata=option("Target-language training sizes of the learning curve (capped)."),
+    )
+    source_lang: str = field(default="de", metadata=option("Language of the zero-shot model."))
+    target_lang: str = field(default="fr", metadata=option("Language of the learning curve."))
+    seeds: int = field(
+        default=1,
+        metadata=option(
+            "Seeds per run (seed, seed+1, ...): tables give mean ± std across seeds; with one "
+            "seed each F1 carries its 95% bootstrap interval."
+        ),
+    )
+    keep_weights: bool = field(
+        default=True,
+        metadata=option("Keep each run's final weights (checkpoints are deleted after a run)."),
+    )
+
+    def validate(self) -> None:
+        super().validate()
+        at_least("seeds", self.seeds, 1)
+        for lang in (self.source_lang, self.target_lang):
+            if lang not in self.langs:
+                raise ConfigError(f"language {lang!r} is not in --langs {self.langs}")
+
+    def train_config(self) -> TrainConfig:
+        """The shared training options of every run."""
+        names = [f.name for f in dataclasses.fields(TrainConfig)]
+        return TrainConfig(**{name: getattr(self, name) for name in names})
