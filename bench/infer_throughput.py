@@ -7,7 +7,8 @@ is the variant's own): NerTagger, NerTagger with int8 dynamic quantisation, and
 It reports sentences/s, words/s, peak RSS, the speed ratios to both pipelines, the share of
 words whose tag equals that of an unbatched forward pass of the stock model (one sentence at a
 time, each word's first piece, on the gold tokens), and entity F1 on the gold tags.
-The table is printed and appended to bench/RESULTS.md with the machine and library versions.
+The table is printed and appended to bench/RESULTS.md with the machine, library versions and
+command line; ``--rounds N`` measures the variants in turn N times and gives medians and ranges.
 
     python bench/infer_throughput.py --model outputs/small-panx-ch --num-sentences 1000
 
@@ -17,18 +18,13 @@ Run it on a quiet machine: other processes on the cores change every number.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
-import os
-import platform
-import resource
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+import harness
+
 LANGS = ("de", "fr", "it", "en")
 VARIANTS = {
     "tagger": "NerTagger",
@@ -36,29 +32,13 @@ VARIANTS = {
     "pipeline-batched": "pipeline, batch_size=64",
     "pipeline-single": "pipeline, one at a time",
 }
+REFERENCES = ("pipeline-batched", "pipeline-single")
 PIPELINE_BATCH_SIZE = 64
 WARMUP_TEXTS = 16
-RESULTS_HEADING = (
-    "# Inference throughput\n\nAppended by `bench/infer_throughput.py`, one section per run.\n"
-)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--model", required=True, help="model folder (or Hub repo id) to load")
-    parser.add_argument(
-        "--data-dir",
-        default=str(PROJECT_ROOT.parent / "shared" / "data" / "panx"),
-        help="folder with validation-{lang}.tsv (default: ../shared/data/panx)",
-    )
-    parser.add_argument(
-        "--num-sentences",
-        type=int,
-        default=1000,
-        help="validation sentences, spread evenly over de/fr/it/en (default: 1000)",
-    )
+    parser = tagging_parser(__doc__, "model folder (or Hub repo id) to load")
     parser.add_argument("--device", default="cpu", help='"cpu" (default), "cuda" or "cuda:N"')
     parser.add_argument(
         "--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)"
@@ -70,22 +50,48 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="timed runs per variant after a warm-up; the fastest counts (default: 3)",
     )
     parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run the variants in turn this many times, each in a fresh process (every second "
+        "round in reverse order); medians with their range, ratios taken within each round "
+        "(default: 1)",
+    )
+    parser.add_argument(
         "--variants",
         nargs="+",
         choices=list(VARIANTS),
         default=list(VARIANTS),
         help="what to measure (default: all; int8 runs on the CPU only)",
     )
-    parser.add_argument(
-        "--results",
-        default=str(PROJECT_ROOT / "bench" / "RESULTS.md"),
-        help="markdown file the table is appended to (default: bench/RESULTS.md)",
-    )
-    parser.add_argument("--no-append", action="store_true", help="print the table only")
-    parser.add_argument("--worker", choices=list(VARIANTS), help=argparse.SUPPRESS)
+    harness.add_results_options(parser)
+    harness.add_child_options(parser)
     parser.add_argument("--sentences-file", help=argparse.SUPPRESS)
-    parser.add_argument("--output-file", help=argparse.SUPPRESS)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if min(args.num_sentences, args.repeats, args.rounds) < 1:
+        parser.error("--num-sentences, --repeats and --rounds must be at least 1")
+    return args
+
+
+def tagging_parser(description: str, model_help: str) -> argparse.ArgumentParser:
+    """The options of the tagging benchmarks: ``--model``, and ``--data-dir`` and
+    ``--num-sentences`` for :func:`load_sentences`."""
+    parser = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--model", required=True, help=model_help)
+    parser.add_argument(
+        "--data-dir",
+        default=str(harness.DATA_DIR),
+        help="folder with validation-{lang}.tsv (default: ../shared/data/panx)",
+    )
+    parser.add_argument(
+        "--num-sentences",
+        type=int,
+        default=1000,
+        help="validation sentences, spread evenly over de/fr/it/en (default: 1000)",
+    )
+    return parser
 
 
 def load_sentences(data_dir: str, num_sentences: int) -> list[dict]:
@@ -103,37 +109,27 @@ def load_sentences(data_dir: str, num_sentences: int) -> list[dict]:
     return sentences
 
 
-def run_worker(args: argparse.Namespace) -> None:
-    """In the child: load one variant, warm it up, time it on every text, write the result."""
+def child(args: argparse.Namespace) -> dict:
+    """In the child: load one variant, warm it up, time it on every text (the fastest of
+    ``--repeats`` runs counts) and, for NerTagger, tag the gold words."""
     import torch
 
     if args.threads:
         torch.set_num_threads(args.threads)
     sentences = json.loads(Path(args.sentences_file).read_text(encoding="utf-8"))
     texts = [" ".join(sentence["tokens"]) for sentence in sentences]
-    tag, tagger = load_variant(args.worker, args.model, args.device)
+    tag, tagger = load_variant(args.child, args.model, args.device)
     tag(texts[:WARMUP_TEXTS])
-    seconds = min(timed(tag, texts, args.device) for _ in range(args.repeats))
-    result = {
-        "seconds": seconds,
-        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-    }
+    result = {"seconds": min(timed(tag, texts, args.device) for _ in range(args.repeats))}
     if tagger is not None:
         predicted = tagger.predict_words([sentence["tokens"] for sentence in sentences])
         result["word_tags"] = [tags for tags, _ in predicted]
-    Path(args.output_file).write_text(json.dumps(result), encoding="utf-8")
+    return result
 
 
 def timed(tag, texts: list[str], device: str) -> float:
     """Seconds to tag every text, waiting for the GPU to finish."""
-    import torch
-
-    synchronize = torch.cuda.synchronize if device.startswith("cuda") else lambda: None
-    synchronize()
-    start = time.perf_counter()
-    tag(texts)
-    synchronize()
-    return time.perf_counter() - start
+    return harness.seconds_per_call(lambda: tag(texts), device)
 
 
 def load_variant(variant: str, model: str, device: str):
@@ -151,30 +147,16 @@ def load_variant(variant: str, model: str, device: str):
     return (lambda texts: [ner(text) for text in texts]), None
 
 
-def measure(variant: str, args: argparse.Namespace, sentences_file: str) -> dict:
+def measure(variant: str, args: argparse.Namespace, sentences_file: str, count: int) -> dict:
     """Run one variant in a fresh Python process and return what it measured."""
-    with tempfile.TemporaryDirectory() as folder:
-        output_file = Path(folder) / "result.json"
-        command = [
-            sys.executable,
-            __file__,
-            "--worker",
-            variant,
-            "--model",
-            args.model,
-            "--device",
-            args.device,
-            "--sentences-file",
-            sentences_file,
-            "--output-file",
-            str(output_file),
-            "--repeats",
-            str(args.repeats),
-        ]
-        if args.threads:
-            command += ["--threads", str(args.threads)]
-        subprocess.run(command, check=True, env={**os.environ, "TOKENIZERS_PARALLELISM": "false"})
-        return json.loads(output_file.read_text(encoding="utf-8"))
+    argv = ["--model", args.model, "--device", args.device, "--repeats", str(args.repeats),
+            "--sentences-file", sentences_file]  # fmt: skip
+    if args.threads:
+        argv += ["--threads", str(args.threads)]
+    result = harness.run_child(__file__, argv, variant, env={"TOKENIZERS_PARALLELISM": "false"})
+    if "failed" in result:
+        raise SystemExit(f"{VARIANTS[variant]} failed: {result['failed']}")
+    return {**result, "sentences_per_s": count / result["seconds"]}
 
 
 def reference_tags(model_path: str, sentences: list[dict], device: str) -> list[list[str]]:
@@ -225,23 +207,22 @@ def entity_f1(predicted: list[list[str]], sentences: list[dict]) -> float:
     return load_seqeval().compute(predictions=predicted, references=gold)["overall_f1"]
 
 
-def table(results: dict[str, dict], sentences: list[dict], reference: list[list[str]]) -> str:
+def table(rows: dict[str, dict], sentences: list[dict], reference: list[list[str]]) -> str:
     """The markdown table of every measured variant."""
     from swiss_ner.inference import split_words
 
     words = sum(len(split_words(" ".join(s["tokens"]))) for s in sentences)
-    rates = {variant: len(sentences) / result["seconds"] for variant, result in results.items()}
     lines = [
         "| variant | sentences/s | words/s | peak RSS MiB | × pipeline batched "
         "| × pipeline 1-by-1 | word agreement | F1 |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for variant, result in results.items():
+    for variant, row in rows.items():
         ratios = [
-            f"{rates[variant] / rates[base]:.2f}" if base in rates else "–"
-            for base in ("pipeline-batched", "pipeline-single")
+            harness.with_range(row["ratios"][base], "{:.2f}") if base in row["ratios"] else "–"
+            for base in REFERENCES
         ]
-        tags = result.get("word_tags")
+        tags = row.get("word_tags")
         quality = (
             [f"{agreement(tags, reference):.2%}", f"{entity_f1(tags, sentences):.4f}"]
             if tags
@@ -249,9 +230,9 @@ def table(results: dict[str, dict], sentences: list[dict], reference: list[list[
         )
         cells = [
             VARIANTS[variant],
-            f"{rates[variant]:.1f}",
-            f"{rates[variant] * words / len(sentences):.0f}",
-            f"{result['peak_rss_mib']:.0f}",
+            harness.with_range(row["each"], "{:.1f}"),
+            f"{row['sentences_per_s'] * words / len(sentences):.0f}",
+            f"{row['peak_rss_mib']:.0f}",
             *ratios,
             *quality,
         ]
@@ -259,60 +240,29 @@ def table(results: dict[str, dict], sentences: list[dict], reference: list[list[
     return "\n".join(lines)
 
 
-def machine_description(device: str, threads: int | None) -> str:
-    """CPU model, cores, device and library versions: what the numbers depend on."""
-    import torch
-    import transformers
-
-    cpu = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        names = [line for line in cpuinfo.read_text().splitlines() if line.startswith("model name")]
-        cpu = names[0].split(":", 1)[1].strip() if names else cpu
-    used = device
-    if device.startswith("cuda"):
-        used = f"{device} ({torch.cuda.get_device_name(torch.device(device))})"
-    threads = threads or torch.get_num_threads()
-    return (
-        f"machine: {cpu}, {os.cpu_count()} cores, torch threads {threads}; device: {used}; "
-        f"torch {torch.__version__}, transformers {transformers.__version__}"
-    )
-
-
-def append_results(path: Path, heading: str, details: str, markdown: str) -> None:
-    """Append one run's section, creating the file with its heading if needed."""
-    if not path.exists():
-        path.write_text(RESULTS_HEADING, encoding="utf-8")
-    with path.open("a", encoding="utf-8") as handle:
-        handle.write(f"\n## {heading}\n\n{details}\n\n{markdown}\n")
-
-
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
-    if args.worker:
-        run_worker(args)
+    if args.child:
+        harness.write_child_result(args, child(args))
         return 0
     variants = [v for v in args.variants if v != "tagger-int8" or args.device == "cpu"]
     sentences = load_sentences(args.data_dir, args.num_sentences)
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
-        json.dump(sentences, handle)
-    try:
-        results = {}
-        for variant in variants:
-            print(f"measuring {VARIANTS[variant]} ...", file=sys.stderr, flush=True)
-            results[variant] = measure(variant, args, handle.name)
-    finally:
-        os.unlink(handle.name)
+    with tempfile.TemporaryDirectory() as folder:
+        sentences_file = Path(folder) / "sentences.json"
+        sentences_file.write_text(json.dumps(sentences), encoding="utf-8")
+        rounds = harness.measure_rounds(
+            variants, args.rounds, lambda v: measure(v, args, str(sentences_file), len(sentences))
+        )
+    rows = harness.summarise_rounds(rounds, "sentences_per_s", REFERENCES)
     reference = reference_tags(args.model, sentences, args.device)
-    markdown = table(results, sentences, reference)
-    heading = (
-        f"{datetime.date.today().isoformat()}: {args.model}, {len(sentences)} sentences, "
-        f"best of {args.repeats}"
+    rounds_text = f", {args.rounds} rounds" if args.rounds > 1 else ""
+    title = (
+        f"Inference throughput: {args.model}, {len(sentences)} sentences, best of "
+        f"{args.repeats}{rounds_text}"
     )
-    details = machine_description(args.device, args.threads)
-    print(f"{heading}\n{details}\n\n{markdown}")
-    if not args.no_append:
-        append_results(Path(args.results), heading, details, markdown)
+    details = [harness.machine_description(args.device, args.threads)]
+    harness.publish(args, title, __file__, argv, details, table(rows, sentences, reference))
     return 0
 
 

@@ -14,21 +14,26 @@ import argparse
 import contextlib
 import time
 from collections import defaultdict
-from pathlib import Path
 
+import harness
 import torch
-
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default="models/xlmr-small")
-    parser.add_argument("--data-dir", default=str(PROJECT_ROOT.parent / "shared/data/panx"))
-    parser.add_argument("--steps", type=int, default=100)
-    parser.add_argument("--mixed-precision", default="no", choices=("no", "bf16"))
+    parser.add_argument("--model", default="models/xlmr-small", help="model folder")
     parser.add_argument(
-        "--matmul-precision", default="highest", choices=("highest", "high", "medium")
+        "--data-dir", default=str(harness.DATA_DIR), help="folder with the PAN-X TSV files"
+    )
+    parser.add_argument("--steps", type=int, default=100, help="steps measured, after 10 more")
+    parser.add_argument(
+        "--mixed-precision", default="no", choices=("no", "bf16"), help="autocast precision"
+    )
+    parser.add_argument(
+        "--matmul-precision",
+        default="highest",
+        choices=("highest", "high", "medium"),
+        help="float32 matrix products (torch.set_float32_matmul_precision)",
     )
     parser.add_argument("--pad-to", type=int, default=None, help="pad batches to a multiple")
     parser.add_argument(
@@ -41,19 +46,14 @@ def parse_args() -> argparse.Namespace:
 
 def prepared(args):
     """Model, optimizer, scheduler and batches exactly as ``train`` prepares them."""
-    from swiss_ner.config import TrainConfig
     from swiss_ner.constants import LABEL_NAMES
     from swiss_ner.training import load_data, make_accelerator, prepare_loop
 
-    config = TrainConfig(
-        model_name_or_path=args.model,
-        data_dir=args.data_dir,
-        eval_langs=["de"],
-        max_eval_samples=1,
-        report_to="none",
-        cpu=True,
+    config = harness.train_config(
+        args.model,
+        args.data_dir,
+        "/tmp/profile-run",
         mixed_precision=args.mixed_precision,
-        output_dir="/tmp/profile-run",
         matmul_precision=args.matmul_precision,
         pad_to=args.pad_to,
     )

@@ -16,11 +16,9 @@ import argparse
 import dataclasses
 import statistics
 import time
-from pathlib import Path
 
+import harness
 import torch
-
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 def parse_args() -> argparse.Namespace:
@@ -30,7 +28,7 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--model", default="models/xlmr-small", help="model folder")
     parser.add_argument(
-        "--data-dir", default=str(PROJECT_ROOT.parent / "shared/data/panx"), help="PAN-X files"
+        "--data-dir", default=str(harness.DATA_DIR), help="folder with the PAN-X TSV files"
     )
     parser.add_argument("--rounds", type=int, default=6, help="rounds of every step kind")
     parser.add_argument("--steps", type=int, default=40, help="timed steps per kind and round")
@@ -42,7 +40,6 @@ def step_kinds(args) -> dict:
     """name -> (a step function, an endless stream of its batches)."""
     from transformers import AutoModelForTokenClassification
 
-    from swiss_ner.config import TrainConfig
     from swiss_ner.constants import LABEL_NAMES
     from swiss_ner.training import (
         load_data,
@@ -56,16 +53,8 @@ def step_kinds(args) -> dict:
     )
 
     labels = list(LABEL_NAMES)
-    config = TrainConfig(
-        model_name_or_path=args.model,
-        data_dir=args.data_dir,
-        eval_langs=["de"],
-        max_eval_samples=1,
-        report_to="none",
-        cpu=True,
-        output_dir="/tmp/step-parity",
-        learning_rate=1e-3,
-        num_threads=args.threads,
+    config = harness.train_config(
+        args.model, args.data_dir, "/tmp/step-parity", learning_rate=1e-3, num_threads=args.threads
     )
     grouped = dataclasses.replace(config, group_by_length=True, pack=False, length_group_size=64)
     accelerator = make_accelerator(config)
@@ -126,7 +115,7 @@ def main() -> None:
     for name in kinds:
         median, count = statistics.median(ms[name]), statistics.median(tokens[name])
         print(
-            f"| {name} | {median:.1f} ({min(ms[name]):.1f}–{max(ms[name]):.1f}) | "
+            f"| {name} | {harness.with_range(ms[name], '{:.1f}')} | "
             f"{count:.0f} | {1e3 * median / count:.0f} |"
         )
 

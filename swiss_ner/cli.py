@@ -46,6 +46,17 @@ examples:
 TEXT "-" or no TEXT and no --file reads stdin, one text per line. Offsets are character offsets
 into each text: text[start:end] is the entity. Set {cfg.MODEL_ENV} to skip --model."""
 
+TAG_CORPUS_EPILOG = """\
+examples:
+  swiss-ner tag-corpus news.jsonl --output tagged/ --model outputs/xlmr-panx-ch
+  swiss-ner tag-corpus a.parquet b.parquet --text-column body --id-column doc_id -o tagged/
+  accelerate launch --num_processes 2 -m swiss_ner.cli tag-corpus docs.txt -o tagged/ --model M
+  swiss-ner tag-corpus docs.csv -o tagged/ --model M --engine ray --ray-address auto
+
+Rerunning the same command continues an interrupted run; --overwrite starts over. Read the
+output with pyarrow.dataset.dataset("tagged/", format="parquet") or DuckDB's
+read_parquet('tagged/*.parquet')."""
+
 PUSH_EPILOG = """\
 examples:
   swiss-ner push outputs/xlmr-panx-ch --repo-id my-org/xlmr-panx-ch --dry-run --with-space
@@ -95,11 +106,40 @@ COMMANDS: dict[str, Command] = {
         "PAN-X training data is (punctuation apart), so entities come without trailing periods.",
         TAG_EPILOG,
     ),
+    "tag-corpus": Command(
+        cfg.CorpusConfig,
+        "swiss_ner.commands.tag_corpus:run",
+        "tag a corpus of files into Parquet shards",
+        "Tag every document of JSONL, Parquet, CSV or text files (one document per line) and "
+        "write one row per input row (id, text, entities with offsets into the text, error) to "
+        "a folder of Parquet shards that pyarrow, pandas, DuckDB or Spark read as one dataset. "
+        "Streaming, with bounded memory; rerun the same command after a crash to continue.",
+        TAG_CORPUS_EPILOG,
+    ),
     "demo": Command(
         cfg.DemoConfig,
         "swiss_ner.commands.demo:run",
         "try a model in the browser (needs swiss-ner[demo])",
         "Serve the Gradio app of the demo Space locally: type text, see its entities.",
+    ),
+    "export": Command(
+        cfg.ExportConfig,
+        "swiss_ner.commands.export:run",
+        "export a tagger to ONNX (needs swiss-ner[onnx])",
+        "Export a trained tagger with the dynamo-based torch.onnx.export (dynamic batch and "
+        "sequence axes) into --onnx OUT, with its tokenizer and config.json, so that "
+        'NerTagger.from_pretrained(OUT, backend="onnx") runs it with ONNX Runtime on the CPU. '
+        "--quantize stores int8 weights (onnxruntime's quantize_dynamic).",
+    ),
+    "serve": Command(
+        cfg.ServeConfig,
+        "swiss_ner.commands.serve:run",
+        "serve a tagger over HTTP (needs swiss-ner[serve])",
+        "Serve a tagger with the token-classification JSON of the Hugging Face Inference API: "
+        'POST / with {"inputs": TEXT or [TEXTS], "parameters": {...}} answers the entities '
+        "(entity_group, score, word, start, end), GET /health answers once the model is "
+        "loaded. Concurrent requests are tagged in shared batches; the queue, the body and "
+        "each text are bounded; SIGTERM answers accepted requests and exits 0.",
     ),
 }
 

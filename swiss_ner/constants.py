@@ -18,6 +18,15 @@ SWISS_LANGS: tuple[str, ...] = ("de", "fr", "it", "en")
 SWISS_FRACS: tuple[float, ...] = (0.629, 0.229, 0.084, 0.059)
 LANGUAGE_NAMES: dict[str, str] = {"de": "German", "fr": "French", "it": "Italian", "en": "English"}
 
+
+def language_name(lang: str) -> str:
+    """``German`` for ``de``; a code without a name stays as it is."""
+    return LANGUAGE_NAMES.get(lang, lang)
+
+
+# Tag schemes that files may be written in; they are converted to IOB2 as they are read.
+TAG_SCHEMES: tuple[str, ...] = ("iob2", "iob1", "bioes")
+
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
 HUB_DATASET = "google/xtreme"
 # The canonical Hub id of the model the book fine-tunes (``xlm-roberta-base`` redirects here).
@@ -42,3 +51,19 @@ def split_tag(tag: str) -> tuple[str, str]:
     if dash and prefix in {"B", "I"}:
         return prefix, entity_type
     return "I", tag
+
+
+def check_iob2_labels(label_names: tuple[str, ...] | list[str]) -> None:
+    """Raise ``ValueError`` unless every label is ``O``, ``B-X`` or ``I-X``.
+
+    The model, metrics and tagger read IOB2 only; a BIOES set would train tags (``S-PER``,
+    ``E-ORG``) that seqeval never counts as entities and the tagger splits into broken spans.
+    """
+    for name in label_names:
+        prefix, dash, entity = name.partition("-")
+        if name != "O" and not (dash and prefix in ("B", "I") and entity):
+            raise ValueError(
+                f"--label-names: {name!r} is not an IOB2 label (O, B-X, I-X); give the IOB2 "
+                "names (such as O B-PER I-PER) and read IOB1 or BIOES files with "
+                "--tag-scheme iob1 or --tag-scheme bioes"
+            )

@@ -1,5 +1,5 @@
-"""PAN-X from the Hub or local IOB2 files, the Swiss mix, label alignment, entity counts, and
-length-grouped and packed batches."""
+"""PAN-X from the Hub or local files (TOKEN<TAB>TAG or CoNLL columns; IOB2, IOB1 or BIOES, read
+as IOB2), the Swiss mix, label alignment, entity counts, and length-grouped and packed batches."""
 
 from __future__ import annotations
 
@@ -26,8 +26,11 @@ from swiss_ner.constants import (
     SPLITS,
     SWISS_FRACS,
     SWISS_LANGS,
+    check_iob2_labels,
     entity_types,
 )
+from swiss_ner.inference.texts import numbered_lines
+from swiss_ner.tag_schemes import TagSchemeError, to_iob2
 
 
 def panx_features(label_names: Sequence[str] = LABEL_NAMES) -> Features:
@@ -41,52 +44,71 @@ def panx_features(label_names: Sequence[str] = LABEL_NAMES) -> Features:
     )
 
 
-def _decoded_lines(path: Path) -> Iterator[tuple[int, str]]:
-    """``(line number, text)`` of a UTF-8 file, a leading BOM dropped; a byte that is not
-    UTF-8 raises ``ValueError`` naming the file and line."""
-    with path.open("rb") as handle:
-        for line_no, raw in enumerate(handle, start=1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as error:
-                raise ValueError(
-                    f"{path}:{line_no}: not valid UTF-8 (byte 0x{raw[error.start]:02x} at column "
-                    f"{error.start + 1}); save the file as UTF-8"
-                ) from None
-            yield line_no, line.lstrip("\ufeff") if line_no == 1 else line
+def _columns(line: str) -> list[str]:
+    """A line's columns: split at tabs when it has one (so tokens may hold spaces), else at
+    runs of whitespace, as CoNLL-2003 files are written (``EU NNP B-NP B-ORG``)."""
+    return line.split("\t") if "\t" in line else line.split()
 
 
-def read_iob2(path: str | Path, lang: str, label_names: Sequence[str] = LABEL_NAMES) -> dict:
-    """Read a ``TOKEN<TAB>TAG`` file (blank line between sentences) into columns.
+def _tag_ids(
+    path: Path, sentence: list[tuple[int, str]], tag_scheme: str, label2id: dict[str, int]
+) -> list[int]:
+    """The label ids of one sentence's ``(line, tag)`` pairs, converted to IOB2 on the way."""
+    try:
+        tags = to_iob2([tag for _, tag in sentence], tag_scheme)
+    except TagSchemeError as error:
+        raise ValueError(f"{path}:{sentence[error.index][0]}: {error}") from None
+    for (line_no, raw), tag in zip(sentence, tags, strict=True):
+        if tag not in label2id:
+            raise ValueError(
+                f"{path}:{line_no}: unknown tag {raw!r}; expected one of {list(label2id)} "
+                "(pass your label set with --label-names)"
+            )
+    return [label2id[tag] for tag in tags]
 
-    Raises ``ValueError`` naming the file and line of the first malformed line, and for a
-    file without a single sentence.
+
+def read_iob2(
+    path: str | Path,
+    lang: str,
+    label_names: Sequence[str] = LABEL_NAMES,
+    tag_scheme: str = "iob2",
+    tag_column: int | None = None,
+) -> dict:
+    """Read a ``TOKEN<TAB>TAG`` or CoNLL column file (blank line between sentences) into
+    columns, its tags converted from ``tag_scheme`` to IOB2.
+
+    Columns are tab-separated when a line holds a tab, else whitespace-separated; the token is
+    the first, the tag the last (or the 1-based ``tag_column``); ``-DOCSTART-`` lines are
+    skipped. Raises ``ValueError`` naming the file and line of the first malformed line, and
+    for a file without a single sentence.
     """
     path = Path(path)
+    check_iob2_labels(label_names)
+    if tag_column is not None and tag_column < 2:
+        raise ValueError(f"--tag-column must be at least 2 (1 is the token), got {tag_column}")
     label2id = {label: i for i, label in enumerate(label_names)}
     columns: dict[str, list] = {"tokens": [], "ner_tags": [], "langs": []}
     tokens: list[str] = []
-    tags: list[int] = []
-    for line_no, raw in [*_decoded_lines(path), (0, "")]:
-        line = raw.rstrip("\n").rstrip("\r")
+    tags: list[tuple[int, str]] = []
+    where = -1 if tag_column is None else tag_column - 1
+    for line_no, line in [*numbered_lines(path), (0, "")]:
         if not line.strip():
             if tokens:
                 columns["tokens"].append(tokens)
-                columns["ner_tags"].append(tags)
+                columns["ner_tags"].append(_tag_ids(path, tags, tag_scheme, label2id))
                 columns["langs"].append([lang] * len(tokens))
                 tokens, tags = [], []
             continue
-        parts = line.split("\t")
-        if len(parts) != 2 or not parts[0]:
-            raise ValueError(f"{path}:{line_no}: expected 'TOKEN<TAB>TAG', got {line!r}")
-        token, tag = parts
-        if tag not in label2id:
-            raise ValueError(
-                f"{path}:{line_no}: unknown tag {tag!r}; expected one of {list(label_names)} "
-                "(pass your label set with --label-names)"
-            )
-        tokens.append(token)
-        tags.append(label2id[tag])
+        parts = _columns(line)
+        if parts[0] == "-DOCSTART-":
+            continue
+        if len(parts) < 2 or not parts[0] or where >= len(parts):
+            expected = "'TOKEN<TAB>TAG' or CoNLL columns 'TOKEN ... TAG'"
+            if tag_column is not None:
+                expected += f" with the tag in column {tag_column}"
+            raise ValueError(f"{path}:{line_no}: expected {expected}, got {line!r}")
+        tokens.append(parts[0])
+        tags.append((line_no, parts[where]))
     if not columns["tokens"]:
         raise ValueError(f"{path}: no sentences (the file is empty or blank)")
     return columns
@@ -96,13 +118,22 @@ def load_panx(
     lang: str,
     data_dir: str | Path | None = None,
     label_names: Sequence[str] = LABEL_NAMES,
+    tag_scheme: str = "iob2",
+    tag_column: int | None = None,
 ) -> DatasetDict:
     """PAN-X for one language, with features ``tokens``, ``ner_tags`` and ``langs``.
 
-    With ``data_dir=None`` it loads ``google/xtreme`` config ``PAN-X.<lang>`` from the Hub;
-    with a folder it reads every ``{split}-{lang}.tsv`` found there into the same schema.
+    With ``data_dir=None`` it loads ``google/xtreme`` config ``PAN-X.<lang>`` from the Hub
+    (IOB2); with a folder it reads every ``{split}-{lang}.tsv`` found there into the same
+    schema, tags converted from ``tag_scheme`` (see :func:`read_iob2`).
     """
+    check_iob2_labels(label_names)
     if data_dir is None:
+        if tag_scheme != "iob2" or tag_column is not None:
+            raise ValueError(
+                f"--tag-scheme and --tag-column describe files in --data-dir; {HUB_DATASET} is "
+                "read as published (IOB2)"
+            )
         return load_dataset(HUB_DATASET, name=f"PAN-X.{lang}")
     folder = Path(data_dir)
     if not folder.is_dir():
@@ -112,7 +143,8 @@ def load_panx(
     for split in SPLITS:
         path = folder / f"{split}-{lang}.tsv"
         if path.exists():
-            splits[split] = Dataset.from_dict(read_iob2(path, lang, label_names), features=features)
+            columns = read_iob2(path, lang, label_names, tag_scheme, tag_column)
+            splits[split] = Dataset.from_dict(columns, features=features)
     if not splits:
         raise FileNotFoundError(
             f"no {{train,validation,test}}-{lang}.tsv in {folder}; expected IOB2 files "
@@ -127,10 +159,13 @@ def build_swiss_corpus(
     seed: int = 42,
     data_dir: str | Path | None = None,
     label_names: Sequence[str] = LABEL_NAMES,
+    tag_scheme: str = "iob2",
+    tag_column: int | None = None,
 ) -> dict[str, DatasetDict]:
     """Every split of every language shuffled with ``seed`` and cut to ``int(len * frac)``.
 
     The fractions are the language shares of Swiss text, so the corpus mirrors the customer.
+    Local files are read in ``tag_scheme`` and converted to IOB2 (see :func:`read_iob2`).
     """
     if len(langs) != len(fracs):
         raise ValueError(f"{len(langs)} languages but {len(fracs)} fractions")
@@ -138,7 +173,7 @@ def build_swiss_corpus(
     for lang, frac in zip(langs, fracs, strict=True):
         if not 0 < frac <= 1:
             raise ValueError(f"--fracs must lie in (0, 1], got {frac} for {lang}")
-        dataset = load_panx(lang, data_dir, label_names)
+        dataset = load_panx(lang, data_dir, label_names, tag_scheme, tag_column)
         splits = {}
         for split, ds in dataset.items():
             kept = int(ds.num_rows * frac)

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from seqeval.metrics.sequence_labeling import get_entities
 
-from swiss_ner.constants import IGNORE_INDEX, WORD_PREFIX
+from swiss_ner.constants import IGNORE_INDEX, WORD_PREFIX, split_tag
 from swiss_ner.logs import progress_bar
 from swiss_ner.results import EntityScores, Interval, LanguageScores
 
@@ -56,13 +56,6 @@ def piece_kinds(tokenizer) -> torch.Tensor | None:
     return torch.tensor(kinds, dtype=torch.long)
 
 
-def _pipeline_bio(tag: str) -> tuple[str, str]:
-    """transformers' ``get_tag``: ``B-X`` -> (B, X), ``I-X`` -> (I, X), other tags -> (I, tag)."""
-    if tag.startswith(("B-", "I-")):
-        return tag[0], tag[2:]
-    return "I", tag
-
-
 def simple_groups(tags: Sequence[str]) -> list[tuple[int, int, str]]:
     """Entity groups as ``aggregation_strategy="simple"`` forms them: ``(first, last, type)``
     over piece positions, ``O`` groups left out (transformers' ``group_entities``)."""
@@ -70,11 +63,11 @@ def simple_groups(tags: Sequence[str]) -> list[tuple[int, int, str]]:
     start = 0
     for position in range(1, len(tags) + 1):
         if position < len(tags):
-            bi, entity = _pipeline_bio(tags[position])
-            if entity == _pipeline_bio(tags[position - 1])[1] and bi != "B":
+            bi, entity = split_tag(tags[position])
+            if entity == split_tag(tags[position - 1])[1] and bi != "B":
                 continue
-        entity = _pipeline_bio(tags[start])[1]
-        if entity != "O":
+        entity = split_tag(tags[start])[1]
+        if entity:
             groups.append((start, position - 1, entity))
         start = position
     return groups

@@ -24,7 +24,6 @@ from swiss_ner.constants import IGNORE_INDEX
 
 logger = logging.getLogger(__name__)
 
-STOCK_MODEL_TYPE = "xlm-roberta"
 STOCK_ARCHITECTURE = "XLMRobertaForTokenClassification"
 
 

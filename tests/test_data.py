@@ -2,6 +2,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from formats import panx_sample, write_panx_as
 from hypothesis import given
 from hypothesis import strategies as st
 from transformers import AutoTokenizer, DataCollatorForTokenClassification
@@ -225,3 +226,98 @@ def test_packed_batch_gives_each_sentence_its_padded_logits_and_loss(corpus, sma
                 together.logits[row, start : start + length], alone.logits[index, :length]
             )
             start += length
+
+
+# --- tag schemes and CoNLL columns: the same PAN-X sentences in the formats users have ------
+
+
+@pytest.fixture(scope="module")
+def sample(panx_dir) -> dict:
+    return panx_sample(panx_dir, 400)
+
+
+@pytest.mark.parametrize(
+    ("scheme", "conll"), [("iob1", False), ("bioes", False), ("iob2", True), ("iob1", True)]
+)
+def test_every_format_of_the_same_sentences_gives_the_iob2_entities(
+    tmp_path, sample, scheme, conll
+):
+    reference = build_swiss_corpus(
+        ["de"], [1.0], data_dir=write_panx_as(tmp_path / "iob2", sample, "iob2")
+    )["de"]
+    other = write_panx_as(tmp_path / f"{scheme}-{conll}", sample, scheme, conll)
+    assert (other / "train-de.tsv").read_text() != (tmp_path / "iob2/train-de.tsv").read_text()
+    corpus = build_swiss_corpus(["de"], [1.0], data_dir=other, tag_scheme=scheme)["de"]
+    for split in ("train", "validation"):
+        assert count_entities(corpus[split]) == count_entities(reference[split])
+        assert corpus[split]["ner_tags"] == reference[split]["ner_tags"]
+        assert corpus[split]["tokens"] == reference[split]["tokens"]
+    assert count_entities(corpus["train"])["LOC"] > 100
+    assert corpus["train"].features["ner_tags"].feature.names == list(LABEL_NAMES)
+
+
+@pytest.mark.parametrize(("scheme", "line", "fragment"), [
+    ("iob1", 4, "'I-LOC' follows 'O', which IOB2 does not allow"),
+    ("bioes", 5, "'E-LOC' is not an IOB2 tag"),
+])
+def test_an_iob2_read_of_other_schemes_stops_at_the_line(
+    tmp_path, sample, scheme, line, fragment
+):
+    folder = write_panx_as(tmp_path, sample, scheme)
+    with pytest.raises(ValueError) as error:
+        load_panx("de", folder)
+    message = str(error.value)
+    assert message.startswith(f"{folder / 'train-de.tsv'}:{line}: {fragment}")
+    assert f"--tag-scheme {scheme}" in message and "\n" not in message
+
+
+def test_an_i_tag_after_another_type_breaks_iob2(tmp_path):
+    path = tmp_path / "train-de.tsv"
+    path.write_text("Credit\tB-ORG\nSuisse\tI-LOC\n")
+    with pytest.raises(ValueError, match=rf"{path}:2: 'I-LOC' follows 'B-ORG'.*--tag-scheme"):
+        read_iob2(path, "de")
+
+
+def test_a_bioes_label_set_is_refused_with_the_tag_scheme_hint(tmp_path, sample):
+    folder = write_panx_as(tmp_path, sample, "bioes")
+    labels = ["O", "B-PER", "I-PER", "E-PER", "S-PER", "B-ORG", "I-ORG", "E-ORG", "S-ORG",
+              "B-LOC", "I-LOC", "E-LOC", "S-LOC"]
+    with pytest.raises(ValueError, match="'E-PER' is not an IOB2 label.*--tag-scheme bioes"):
+        build_swiss_corpus(["de"], [1.0], data_dir=folder, label_names=labels)
+
+
+def test_a_conll_2003_file_is_read_with_its_docstart_and_columns(tmp_path):
+    (tmp_path / "train-en.tsv").write_text(
+        "-DOCSTART- -X- -X- O\n\nEU NNP B-NP I-ORG\nrejects VBZ B-VP O\nGerman JJ B-NP I-MISC\n"
+        "call NN I-NP O\n. . O O\n\nPeter NNP B-NP I-PER\nBlackburn NNP I-NP I-PER\n\n"
+        "-DOCSTART- -X- -X- O\n\nBRUSSELS NNP B-NP I-LOC\n"
+    )
+    labels = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
+    columns = read_iob2(tmp_path / "train-en.tsv", "en", labels, tag_scheme="iob1")
+    assert columns["tokens"] == [["EU", "rejects", "German", "call", "."],
+                                 ["Peter", "Blackburn"], ["BRUSSELS"]]
+    assert [[labels[t] for t in tags] for tags in columns["ner_tags"]] == [
+        ["B-ORG", "O", "B-MISC", "O", "O"], ["B-PER", "I-PER"], ["B-LOC"]]
+    chunks = read_iob2(tmp_path / "train-en.tsv", "en", ["O", "B-NP", "I-NP", "B-VP", "I-VP"],
+                       tag_column=3)
+    assert chunks["ner_tags"][0] == [1, 3, 1, 2, 0]
+
+
+def test_tab_separated_tokens_keep_their_spaces(tmp_path):
+    path = tmp_path / "train-de.tsv"
+    path.write_text("New York\tB-LOC\nCity\tI-LOC\n\nBern\tB-LOC\textra\tO\n")
+    columns = read_iob2(path, "de")
+    assert columns["tokens"] == [["New York", "City"], ["Bern"]]
+    assert columns["ner_tags"] == [[5, 6], [0]]
+
+
+def test_a_tag_column_beyond_the_line_names_the_line(tmp_path):
+    path = tmp_path / "train-de.tsv"
+    path.write_text("Bern NNP B-LOC\nist VBZ\n")
+    with pytest.raises(ValueError, match=rf"{path}:2: expected .* with the tag in column 3"):
+        read_iob2(path, "de", tag_column=3)
+
+
+def test_hub_data_takes_no_tag_scheme():
+    with pytest.raises(ValueError, match="--tag-scheme .* google/xtreme"):
+        load_panx("de", None, tag_scheme="iob1")

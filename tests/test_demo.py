@@ -176,3 +176,31 @@ def test_the_page_highlights_the_entities_the_model_finds(demo_url, typed_senten
             browser.close()
     assert typed == typed_sentence[1]
     assert clicked == card_example[1]
+
+
+@pytest.mark.parametrize(("argv", "status", "message"), [
+    (["--model", "/nonexistent"], 1, "model folder '/nonexistent' does not exist"),
+    (["--port", "99999"], 2, "--port must lie in 1-65535, got 99999"),
+    (["--host", "999.1.1.1"], 1, "--host '999.1.1.1' cannot be resolved"),
+])
+def test_a_bad_model_port_or_host_fails_in_one_line_naming_it(
+    small_model_dir, capsys, argv, status, message
+):
+    from swiss_ner.cli import main
+
+    assert main(["demo", "--model", str(small_model_dir), *argv]) == status
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("swiss-ner: error: ") and message in error
+    assert "\n" not in error and "Traceback" not in error
+
+
+def test_a_port_in_use_is_named_before_gradio_starts():
+    from swiss_ner.commands.demo import check_address
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(OSError, match=f"cannot serve on --host 127.0.0.1 --port {port}: "):
+            check_address("127.0.0.1", port)
+    check_address("127.0.0.1", 0)

@@ -205,3 +205,24 @@ def test_hub_label_order_is_renumbered_to_the_model(monkeypatch):
         load_analysis_split(AnalyseConfig(model_dir="m"), ["O", "B-PER", "I-PER"])
     with pytest.raises(ValueError, match="no 'test' split"):
         load_analysis_split(AnalyseConfig(model_dir="m", split="test"), LABEL_NAMES)
+
+
+def test_an_iob1_file_is_analysed_as_iob2_with_tag_scheme(tmp_path):
+    (tmp_path / "validation-de.tsv").write_text("Anna\tI-PER\nin\tO\nBern\tI-LOC\n")
+    config = AnalyseConfig(model_dir="m", data_dir=str(tmp_path), tag_scheme="iob1")
+    config.validate()
+    assert load_analysis_split(config, LABEL_NAMES)["ner_tags"] == [[1, 0, 5]]
+    with pytest.raises(ValueError, match="validation-de.tsv:1: 'I-PER' follows 'O'.*--tag-scheme"):
+        load_analysis_split(AnalyseConfig(model_dir="m", data_dir=str(tmp_path)), LABEL_NAMES)
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"tag_scheme": "bilou", "data_dir": "d"}, "--tag-scheme must be one of iob2, iob1, bioes"),
+    ({"tag_scheme": "bioes"}, "--tag-scheme and --tag-column describe the files in --data-dir"),
+    ({"tag_column": 1, "data_dir": "d"}, "--tag-column must be at least 2"),
+])
+def test_bad_tag_options_are_refused_by_name(options, message):
+    from swiss_ner.config import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        AnalyseConfig(model_dir="m", **options).validate()

@@ -6,8 +6,10 @@ Run records are built directly as :class:`RunResults`, so most of these tests ne
 from __future__ import annotations
 
 import csv
+import fnmatch
 import json
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,7 @@ from swiss_ner.model_card import (
     TEMPLATE_PATH,
     canonical_base_model,
     card_data_from_results,
+    folder_model_card,
     format_f1,
     render_model_card,
     write_model_card,
@@ -38,6 +41,8 @@ F1 = {"de": 0.8612, "fr": 0.7023, "it": 0.6871, "en": 0.5894}
 TEST_SENTENCES = {"de": 6290, "fr": 2290, "it": 840, "en": 590}
 CI_HALF_WIDTH = 0.011
 REPO_ID = "swiss-org/xlmr-panx-ch"
+ROOT = Path(__file__).resolve().parent.parent
+REFERENCE_RUN = ROOT / "docs" / "reference_run"
 MISC_LABELS = [*LABEL_NAMES, "B-MISC", "I-MISC"]
 
 
@@ -391,10 +396,47 @@ def test_write_model_card_refuses_an_old_results_json(tmp_path):
         write_model_card(tmp_path)
 
 
-def test_the_template_is_a_real_file_inside_the_package():
-    assert TEMPLATE_PATH.parent.name == "swiss_ner"
+def test_the_template_is_a_real_file_inside_the_package_and_packaged_by_the_build():
+    assert TEMPLATE_PATH.parent == ROOT / "swiss_ner" / "card"
     assert TEMPLATE_PATH.is_file() and not TEMPLATE_PATH.is_symlink()
     assert TEMPLATE_PATH.read_text(encoding="utf-8").startswith("---\n{{ card_data }}\n---")
+    package_data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"
+    ]
+    patterns = package_data.get("swiss_ner.card", [])
+    assert any(fnmatch.fnmatch(TEMPLATE_PATH.name, pattern) for pattern in patterns), (
+        "pyproject.toml must package the template, or an installed swiss-ner cannot write cards"
+    )
+
+
+def test_the_top_level_model_card_is_the_reference_run_rendered_by_the_packaged_template():
+    card = (ROOT / "model_card.md").read_text(encoding="utf-8")
+    rendered = folder_model_card(REFERENCE_RUN, widget_outputs=False).content
+    assert card == rendered, (
+        "model_card.md is stale: regenerate it with `python scripts/render_model_card.py`"
+    )
+    assert "{{" not in card and "{%" not in card
+    metadata = metadata_load(ROOT / "model_card.md")
+    reference_f1 = RunResults.load(REFERENCE_RUN).metrics["de"].f1
+    f1 = next(
+        metric["value"]
+        for entry in metadata["model-index"][0]["results"]
+        if entry["dataset"]["config"] == "PAN-X.de"
+        for metric in entry["metrics"]
+        if metric["type"] == "f1"
+    )
+    assert f1 == pytest.approx(reference_f1, abs=1e-4)
+    assert "much smaller than" in card, "the reference run's small model is named as small"
+
+
+def test_a_folder_card_without_widget_outputs_needs_no_model(tmp_path):
+    make_results().save(tmp_path / "results.json")
+    card = folder_model_card(tmp_path, REPO_ID, widget_outputs=False)
+    assert all("output" not in example for example in card.data.widget)
+    assert [example["example_title"] for example in card.data.widget] == [
+        "German", "French", "Italian", "English"
+    ]
+    assert "| Example | Entities" not in card.text
 
 
 def test_card_reports_the_measured_whole_word_share():

@@ -57,7 +57,7 @@ def test_report_files_tables_and_cache(base_config, tmp_path):
 
     curve = pd.read_csv(tmp_path / "learning_curve.csv")
     assert curve["sentences"].tolist() == [250, 500, 1000, 2000, 4000]
-    assert report.crossing.sentences == pytest.approx(math.sqrt(500 * 1000))
+    assert report.findings.crossing.sentences == pytest.approx(math.sqrt(500 * 1000))
 
     markdown = (tmp_path / "crosslingual.md").read_text()
     assert "| strategy" in markdown and "0.450" in markdown
@@ -74,7 +74,7 @@ def test_report_files_tables_and_cache(base_config, tmp_path):
 
     again = build_report(base_config, train_fn=fake)
     assert len(fake.configs) == ALL_RUNS, "a second report must reuse every finished run"
-    pd.testing.assert_frame_equal(again.table, report.table)
+    pd.testing.assert_frame_equal(again.findings.table, report.findings.table)
 
 
 def test_changed_hyper_parameters_retrain(base_config):
@@ -94,8 +94,8 @@ def test_subset_of_strategies_and_capped_curve(base_config, tmp_path):
                                  strategies=["learning-curve"], keep_weights=False)
     report = build_report(config, train_fn=fake)
     assert [c.max_train_samples for c in fake.configs] == [600, 250, 500, 600]
-    assert list(report.table.index) == ["zero-shot (de only)"]
-    assert report.curve["sentences"].tolist() == [250, 500, 600]
+    assert list(report.findings.table.index) == ["zero-shot (de only)"]
+    assert report.findings.curve["sentences"].tolist() == [250, 500, 600]
     markdown = (tmp_path / "crosslingual.md").read_text()
     assert "capped at 600" in markdown
     assert not any(Path(c.output_dir, "model.safetensors").exists() for c in fake.configs)
@@ -148,7 +148,7 @@ def test_seeds_give_spread_bands_and_crossing_range(base_config, tmp_path, drawn
     assert any(yerr.sum() > 0 for yerr in drawn["yerr"])
     [(sizes, low, high)] = drawn["fill_between"]
     assert sizes == [250, 500, 1000]
-    curve = report.curve
+    curve = report.findings.curve
     assert low == pytest.approx((curve["f1"] - curve["std"]).tolist())
     assert high == pytest.approx((curve["f1"] + curve["std"]).tolist())
 
@@ -235,7 +235,7 @@ def test_real_training_run_is_reported_and_cached(train_config_factory, tmp_path
     config = ReportConfig(**{**train_config.to_dict(), "report_dir": str(tmp_path),
                              "strategies": ["zero-shot"]})
     report = build_report(config)
-    row = report.table.loc["zero-shot (de only)"]
+    row = report.findings.table.loc["zero-shot (de only)"]
     assert row.notna().all() and ((row >= 0) & (row <= 1)).all()
     cell = report.findings.summary.loc[("zero-shot (de only)", "fr")]
     assert cell["low"] <= cell["f1"] <= cell["high"], "real runs carry bootstrap intervals"
@@ -249,4 +249,4 @@ def test_real_training_run_is_reported_and_cached(train_config_factory, tmp_path
 
     monkeypatch.setattr(swiss_ner.training, "train", must_not_train)
     again = build_report(config)
-    pd.testing.assert_frame_equal(again.table, report.table)
+    pd.testing.assert_frame_equal(again.findings.table, report.findings.table)

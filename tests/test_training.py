@@ -3,6 +3,7 @@
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -13,7 +14,7 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoModelForTokenClassification
 
-from swiss_ner.checkpoints import CHECKPOINTS_DIR, CheckpointError, TrainingState
+from swiss_ner.checkpoints import CHECKPOINTS_DIR, STATE_FILE, CheckpointError, TrainingState
 from swiss_ner.cli import main
 from swiss_ner.config import ConfigError, TrainConfig
 from swiss_ner.modeling import build_model
@@ -148,7 +149,8 @@ def test_a_new_run_refuses_a_folder_with_another_runs_checkpoints(train_config_f
     other = train_config_factory(**{**RESUME, "learning_rate": 1e-3}, output_dir=full.output_dir)
     with pytest.raises(CheckpointError, match="already holds checkpoints"):
         train(other)
-    with pytest.raises(CheckpointError, match="no checkpoint of this run"):
+    changed = r"other training options.*--learning-rate 0.001 \(checkpoint: 0.003\)"
+    with pytest.raises(CheckpointError, match=changed):
         train(train_config_factory(**{**RESUME, "learning_rate": 1e-3},
                                    output_dir=full.output_dir, resume_from="latest"))
 
@@ -190,6 +192,10 @@ def test_non_finite_loss_stops_the_run(train_config_factory):
         (["--max-train-samples", "0"], "--max-train-samples must be at least 1"),
         (["--hub-model-id", "bad id with spaces"], "--hub-model-id 'bad id with spaces' is not"),
         (["--train-langs", "rm"], "'rm' is not in --langs"),
+        (["--label-names", "O", "B-PER", "I-PER", "E-PER", "S-PER"],
+         "'E-PER' is not an IOB2 label .*--tag-scheme bioes"),
+        (["--tag-scheme", "iob1"], "--tag-scheme and --tag-column describe the files in"),
+        (["--data-dir", ".", "--tag-column", "1"], "--tag-column must be at least 2"),
     ],
 )
 def test_bad_options_fail_in_one_line_before_training(argv, message, capsys, tmp_path):
@@ -240,15 +246,44 @@ def wait_for_checkpoint(folder: Path, process: subprocess.Popen, timeout: float 
         time.sleep(0.2)
 
 
-def test_sigkill_mid_epoch_then_resume_is_bit_identical(train_config_factory, uninterrupted):
+# Runs `swiss-ner` with the loop stalled for good before step STALL_AFTER + 1, once MARK exists:
+# a kill then always lands mid-run, after the checkpoints before that step, never after the end.
+STALLING_CLI = """
+import os, sys, time
+from swiss_ner.training import loop
+real_step, calls = loop.train_step, []
+def stalling_step(state, batch):
+    calls.append(1)
+    if len(calls) > int(os.environ["STALL_AFTER"]):
+        open(os.environ["STALL_MARK"], "w").close()
+        time.sleep(3600)
+    return real_step(state, batch)
+loop.train_step = stalling_step
+from swiss_ner.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_sigkill_mid_epoch_then_resume_is_bit_identical(train_config_factory, uninterrupted,
+                                                        tmp_path):
     full, _ = uninterrupted
     config = train_config_factory(**RESUME)
-    process = subprocess.Popen(run_cli(config, "--max-steps", "40", "--checkpointing-steps", "5"),
-                               stderr=subprocess.PIPE, text=True)
-    wait_for_checkpoint(Path(config.output_dir), process)
+    mark = tmp_path / "stalled"
+    command = run_cli(config, "--max-steps", "40", "--checkpointing-steps", "5")
+    process = subprocess.Popen([sys.executable, "-c", STALLING_CLI, *command[3:]],
+                               stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "STALL_AFTER": "12", "STALL_MARK": str(mark)})
+    deadline = time.time() + 120
+    while not mark.exists():
+        assert process.poll() is None, process.communicate()[1][-2000:]
+        assert time.time() < deadline, "the run never reached step 12"
+        time.sleep(0.2)
     process.kill()
     process.wait()
-    assert not (Path(config.output_dir) / "results.json").exists(), "killed too late"
+    saved = (Path(config.output_dir) / CHECKPOINTS_DIR).glob(f"step_*/{STATE_FILE}")
+    steps = sorted(TrainingState.load(path.parent).completed_steps for path in saved)
+    assert steps == [5, 10], "killed inside step 13, after the checkpoints of steps 5 and 10"
+    assert not (Path(config.output_dir) / "results.json").exists()
     resumed = subprocess.run(run_cli(config, "--max-steps", "40", "--checkpointing-steps", "10",
                                      "--resume-from", "latest"), capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
@@ -271,11 +306,17 @@ def test_sigterm_saves_a_checkpoint_and_exits_non_zero(train_config_factory):
     assert not (Path(config.output_dir) / "results.json").exists()
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def test_two_processes_evaluate_each_sentence_once(train_config_factory):
     config = train_config_factory(max_steps=4, eval_langs=["de", "fr"], max_eval_samples=101)
     torchrun = Path(sys.executable).with_name("torchrun")
     command = [
-        str(torchrun), "--nproc_per_node", "2", "--master_port", "29517",
+        str(torchrun), "--nproc_per_node", "2", "--master_port", str(free_port()),
         str(PROJECT_ROOT / "scripts" / "train.py"),
         "--model", config.model_name_or_path, "--data-dir", config.data_dir,
         "--output-dir", config.output_dir, "--max-steps", "4", "--batch-size", "8",
@@ -364,3 +405,72 @@ def test_a_local_base_model_is_recorded_as_local_wherever_the_card_is_written(tr
     results.save(copy / "results.json")
     card = write_model_card(copy).read_text()
     assert "base_model:" not in card.split("---")[1]
+
+
+# --- the data formats users have, a busy output folder, a SIGTERM after the save ------------
+
+
+@pytest.fixture(scope="module")
+def iob2_sample_run(train_config_factory, panx_dir, tmp_path_factory):
+    """PAN-X sentences as IOB2 TSV, and the run record of three steps on them."""
+    from formats import panx_sample, write_panx_as
+
+    sample = panx_sample(panx_dir, 300)
+    folder = write_panx_as(tmp_path_factory.mktemp("iob2"), sample, "iob2")
+    results = train(train_config_factory(
+        langs=["de"], fracs=[1.0], eval_langs=["de"], max_steps=3, max_train_samples=None,
+        max_eval_samples=None, data_dir=str(folder)))
+    return sample, results
+
+
+@pytest.mark.parametrize(("scheme", "conll"), [("iob1", False), ("bioes", False), ("iob1", True)])
+def test_iob1_bioes_and_conll_files_train_to_the_iob2_entity_counts(
+    train_config_factory, iob2_sample_run, tmp_path, scheme, conll
+):
+    from formats import write_panx_as
+
+    sample, reference = iob2_sample_run
+    folder = write_panx_as(tmp_path / scheme, sample, scheme, conll)
+    args = ["train", "--model", str(train_config_factory().model_name_or_path), "--data-dir",
+            str(folder), "--tag-scheme", scheme, "--langs", "de", "--fracs", "1.0",
+            "--eval-langs", "de", "--max-steps", "3", "--batch-size", "16", "--max-length", "64",
+            "--report-to", "none", "--num-threads", "1", "--output-dir", str(tmp_path / "run")]
+    assert main(args) == 0
+    results = RunResults.load(tmp_path / "run" / "results.json")
+    assert results.dataset.entity_counts == reference.dataset.entity_counts
+    assert results.dataset.entity_counts["de"]["train"]["PER"] > 100
+    assert results.label_names == reference.label_names
+
+
+def test_a_second_run_into_a_folder_in_use_stops_at_once(train_config_factory):
+    from swiss_ner.checkpoints import output_folder_lock
+
+    config = train_config_factory(max_steps=2)
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys; from swiss_ner.checkpoints import output_folder_lock\n"
+        "with output_folder_lock(sys.argv[1]):\n    print('held', flush=True); sys.stdin.read()"
+    ), config.output_dir], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        with pytest.raises(RuntimeError, match=f"in use by another swiss-ner run .process "
+                                               f"{holder.pid} on "):
+            train(config)
+    finally:
+        holder.kill()
+        holder.wait()
+    with output_folder_lock(config.output_dir):
+        pass  # the loser left the lock alone, and the killed holder left none behind
+
+
+def test_a_sigterm_after_the_model_is_saved_ends_the_run_with_status_zero(train_config_factory):
+    config = train_config_factory()
+    process = subprocess.Popen(run_cli(config, "--max-steps", "3", "--report-to", "tensorboard"),
+                               stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    for line in process.stdout:
+        if line.startswith("Saved model"):
+            process.send_signal(signal.SIGTERM)
+            break
+    rest, _ = process.communicate(timeout=120)
+    assert process.returncode == 0, rest
+    assert (Path(config.output_dir) / "results.json").exists()

@@ -2,35 +2,88 @@
 
 from __future__ import annotations
 
+import codecs
 import json
+import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import islice
 from typing import TextIO
 
 from swiss_ner.config import TagConfig
 
+# Texts tagged together: enough to fill batches, few enough that output starts at once.
+STREAM_CHUNK = 64
+NEWLINES = re.compile(r"\r\n|\r|\n")
 
-def _lines(handle: TextIO) -> list[str]:
-    return [line.rstrip("\r\n") for line in handle if line.strip()]
+
+def _lines(handle: TextIO) -> Iterator[str]:
+    for line in handle:
+        if line.strip():
+            yield line.rstrip("\r\n")
 
 
-def collect_texts(texts: Sequence[str], files: Sequence[str], stdin: TextIO) -> list[str]:
-    """The texts in command-line order: arguments, then files; stdin for "-" or when none given."""
-    from swiss_ner.inference import read_text_lines
+def file_lines(path: str) -> Iterator[str]:
+    """The non-blank lines of a UTF-8 file, read as a stream (no leading BOM; ``\n``, ``\r\n``
+    or ``\r`` end a line); a byte that is not UTF-8 raises ValueError naming line and column."""
+    number = 0
+    with open(path, "rb") as handle:
+        for data in handle:
+            if number == 0 and data.startswith(codecs.BOM_UTF8):
+                data = data[len(codecs.BOM_UTF8) :]
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError as error:
+                before = data[: error.start]
+                line = number + len(NEWLINES.findall(before.decode("utf-8", "replace"))) + 1
+                start = max(before.rfind(b"\r"), before.rfind(b"\n")) + 1
+                column = len(before[start:].decode("utf-8", errors="replace")) + 1
+                raise ValueError(
+                    f"{path}:{line}: not valid UTF-8 (byte 0x{data[error.start]:02x} at column "
+                    f"{column}); save the file as UTF-8"
+                ) from None
+            pieces = NEWLINES.split(text)
+            if len(pieces) > 1 and not pieces[-1]:
+                pieces.pop()
+            number += len(pieces)
+            yield from (piece for piece in pieces if piece.strip())
 
-    collected: list[str] = []
+
+def iter_texts(texts: Sequence[str], files: Sequence[str], stdin: TextIO) -> Iterator[str]:
+    """The texts in command-line order, read lazily: arguments, then files; stdin for "-" or
+    when none is given."""
     for text in texts:
-        collected.extend(_lines(stdin) if text == "-" else [text])
+        if text == "-":
+            yield from _lines(stdin)
+        else:
+            yield text
     for path in files:
-        try:
-            collected.extend(read_text_lines(path))
-        except OSError as error:
-            raise OSError(f"cannot read {path}: {error.strerror or error}") from None
+        yield from file_lines(path)
     if not texts and not files:
         if stdin.isatty():
             print("Reading texts from stdin, one per line (Ctrl-D to end).", file=sys.stderr)
-        collected.extend(_lines(stdin))
-    return collected
+        yield from _lines(stdin)
+
+
+def collect_texts(texts: Sequence[str], files: Sequence[str], stdin: TextIO) -> list[str]:
+    """Every text of :func:`iter_texts` in a list."""
+    return list(iter_texts(texts, files, stdin))
+
+
+def check_files(files: Sequence[str]) -> None:
+    """Fail before the model loads when a --file cannot be opened."""
+    for path in files:
+        try:
+            with open(path, "rb"):
+                pass
+        except OSError as error:
+            raise OSError(f"cannot read {path}: {error.strerror or error}") from None
+
+
+def chunked(items: Iterable[str], size: int) -> Iterator[list[str]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
 
 
 def format_table(text: str, entities: Iterable) -> str:
@@ -72,21 +125,28 @@ def to_json(text: str, entities: Iterable) -> str:
 
 
 def run(config: TagConfig) -> int:
-    """Load the model, tag every text and print a table or a JSON line per text."""
+    """Load the model, then tag the texts chunk by chunk and print each chunk's table or JSON
+    lines as soon as it is tagged, in input order, so memory stays that of one chunk."""
     from transformers.utils import logging as transformers_logging
 
     from swiss_ner.inference import NerTagger
 
-    texts = collect_texts(config.texts, config.file, sys.stdin)
+    check_files(config.file)
     transformers_logging.disable_progress_bar()
     tagger = NerTagger.from_pretrained(
         config.model, device=config.device, batch_size=config.batch_size, quantize=config.quantize
     )
-    for number, (text, entities) in enumerate(zip(texts, tagger.tag(texts), strict=True)):
-        if config.json:
-            print(to_json(text, entities))
-        else:
-            if number:
-                print()
-            print(format_table(text, entities))
+    interactive = not config.texts and not config.file and sys.stdin.isatty()
+    texts = iter_texts(config.texts, config.file, sys.stdin)
+    number = 0
+    for chunk in chunked(texts, 1 if interactive else STREAM_CHUNK):
+        for text, entities in zip(chunk, tagger.tag(chunk), strict=True):
+            if config.json:
+                print(to_json(text, entities))
+            else:
+                if number:
+                    print()
+                print(format_table(text, entities))
+            number += 1
+        sys.stdout.flush()
     return 0

@@ -5,6 +5,8 @@ dataclasses, grouped by the part of the pipeline they configure. Only the standa
 imported, so ``swiss-ner --help`` stays instant.
 """
 
+from swiss_ner.config.corpus import CorpusConfig
+from swiss_ner.config.export import ExportConfig
 from swiss_ner.config.fields import (
     DEFAULT_PANX_DIR,
     MODEL_ENV,
@@ -18,6 +20,7 @@ from swiss_ner.config.fields import (
     one_of,
     option,
 )
+from swiss_ner.config.serve import API_KEY_ENV, ServeConfig
 from swiss_ner.config.tools import (
     AnalyseConfig,
     DemoConfig,
@@ -35,6 +38,7 @@ from swiss_ner.config.training import (
 )
 
 __all__ = [
+    "API_KEY_ENV",
     "COMPILE_MODES",
     "CURVE_SIZES",
     "DEFAULT_PANX_DIR",
@@ -43,10 +47,13 @@ __all__ = [
     "STRATEGIES",
     "AnalyseConfig",
     "ConfigError",
+    "CorpusConfig",
     "DemoConfig",
+    "ExportConfig",
     "HelpFormatter",
     "PushConfig",
     "ReportConfig",
+    "ServeConfig",
     "SmallModelConfig",
     "TagConfig",
     "TrainConfig",

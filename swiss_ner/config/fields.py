@@ -21,12 +21,53 @@ class ConfigError(ValueError):
     """An option value that cannot work; the message names the option and what is allowed."""
 
 
-def option(help: str, **argparse_kwargs: Any) -> dict:
-    """Field metadata: the help text and any extra ``add_argument`` keywords."""
-    return {"help": help, "argparse": argparse_kwargs}
+# A field's role, stated once in its metadata; resume, the experiment cache and the card read it.
+TRAINING = "training"  # decides the training trajectory, hence the resume fingerprint
+RESULTS = "results"  # changes the results but not the trajectory: a resume may extend it
+BOOKKEEPING = "bookkeeping"  # where and how a run saves, logs and publishes: changes nothing
+ROLES = (TRAINING, RESULTS, BOOKKEEPING)
+
+
+def option(
+    help: str,
+    *,
+    role: str = TRAINING,
+    card: bool = False,
+    minimum: float | None = None,
+    above: float | None = None,
+    **argparse_kwargs: Any,
+) -> dict:
+    """Field metadata: the help text, the field's role, whether the card shows it, the smallest
+    value allowed (``minimum``, or strictly ``above``), and any extra ``add_argument`` keywords."""
+    if role not in ROLES:
+        raise ValueError(f"unknown field role {role!r}")
+    return {"help": help, "role": role, "card": card, "minimum": minimum, "above": above,
+            "argparse": argparse_kwargs}
+
+
+def fields_with_role(cls: type, *roles: str) -> frozenset[str]:
+    """The names of ``cls``'s fields whose role is one of ``roles``."""
+    return frozenset(f.name for f in dataclasses.fields(cls)
+                     if f.metadata.get("role", TRAINING) in roles)
+
+
+def card_fields(cls: type) -> list[str]:
+    """The fields the model card lists as hyper-parameters, in declaration order."""
+    return [f.name for f in dataclasses.fields(cls) if f.metadata.get("card")]
+
+
+def check_bounds(config: Any) -> None:
+    """Refuse any field below the ``minimum`` (or not ``above`` the bound) its metadata states."""
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if f.metadata.get("minimum") is not None:
+            at_least(f.name, value, f.metadata["minimum"])
+        if f.metadata.get("above") is not None:
+            at_least(f.name, value, f.metadata["above"], strict=True)
 
 
 def at_least(name: str, value: float | None, minimum: float, strict: bool = False) -> None:
+    """Refuse ``value`` below ``minimum`` (or equal to it when ``strict``); None passes."""
     if value is None:
         return
     if value < minimum or (strict and value == minimum):

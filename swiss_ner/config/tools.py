@@ -14,7 +14,8 @@ from swiss_ner.config.fields import (
     check_repo_id,
     option,
 )
-from swiss_ner.constants import SWISS_LANGS
+from swiss_ner.config.training import check_data_options
+from swiss_ner.constants import SWISS_LANGS, TAG_SCHEMES
 
 
 @dataclass
@@ -47,12 +48,19 @@ class AnalyseConfig:
         metadata=option("Probability of a non-gold label that flags a likely annotation error."),
     )
     max_length: int = field(default=512, metadata=option("Longest sentence in sub-words."))
+    tag_scheme: str = field(default="iob2", metadata=option(
+        "Tag scheme of the --data-dir files (iob2, iob1, bioes), converted to IOB2 as read.",
+        choices=TAG_SCHEMES))
+    tag_column: int | None = field(default=None, metadata=option(
+        "Column of the tag in the files, from 1 (default: the last; 1 is the token)."))
 
     def validate(self) -> None:
         for name in ("batch_size", "top_k", "min_count", "max_length", "max_samples"):
             at_least(name, getattr(self, name), 1)
+        at_least("tag_column", self.tag_column, 2)
         if not 0 < self.threshold < 1:
             raise ConfigError(f"--threshold must lie in (0, 1), got {self.threshold}")
+        check_data_options(self)
 
 
 @dataclass
@@ -178,9 +186,10 @@ class DemoConfig:
         metadata=option(f"Local model folder or Hub repo id (default: ${MODEL_ENV})."),
     )
     host: str = field(default="127.0.0.1", metadata=option("Address to serve on."))
-    port: int = field(default=7860, metadata=option("Port to serve on."))
+    port: int = field(default=7860, metadata=option("Port to serve on (1-65535)."))
 
     def validate(self) -> None:
         if not self.model:
             raise ConfigError(f"--model is required (or set {MODEL_ENV})")
-        at_least("port", self.port, 1)
+        if not 1 <= self.port <= 65535:
+            raise ConfigError(f"--port must lie in 1-65535, got {self.port}")

@@ -7,13 +7,40 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from swiss_ner.config.fields import ConfigError, at_least, check_repo_id, one_of, option
-from swiss_ner.constants import DEFAULT_MODEL, SWISS_FRACS, SWISS_LANGS
+from swiss_ner.config.fields import (
+    BOOKKEEPING,
+    RESULTS,
+    ConfigError,
+    at_least,
+    check_bounds,
+    check_repo_id,
+    one_of,
+    option,
+)
+from swiss_ner.constants import (
+    DEFAULT_MODEL,
+    SWISS_FRACS,
+    SWISS_LANGS,
+    TAG_SCHEMES,
+    check_iob2_labels,
+)
 
 STRATEGIES: tuple[str, ...] = ("zero-shot", "learning-curve", "each", "all")
 CURVE_SIZES: tuple[int, ...] = (250, 500, 1000, 2000, 4000)
 COMPILE_MODES = ("no", "default", "reduce-overhead", "max-autotune-no-cudagraphs")
 MATMUL_PRECISIONS = ("highest", "high", "medium")
+
+
+def check_data_options(config) -> None:
+    """Refuse file options without --data-dir, and a --label-names set that is not IOB2."""
+    one_of("tag_scheme", config.tag_scheme, TAG_SCHEMES)
+    if config.data_dir is None and (config.tag_scheme != "iob2" or config.tag_column):
+        raise ConfigError("--tag-scheme and --tag-column describe the files in --data-dir; "
+                          "google/xtreme is read as published (IOB2)")
+    try:
+        check_iob2_labels(getattr(config, "label_names", None) or ())
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
 
 
 @dataclass
@@ -26,17 +53,20 @@ class TrainConfig:
             "Hub id (e.g. FacebookAI/xlm-roberta-base) or local folder of the model to "
             "fine-tune; the folder must hold its tokenizer.",
             aliases=("--model",),
+            card=True,
         ),
     )
     output_dir: str = field(
         default="outputs/xlmr-panx-ch",
-        metadata=option("Folder for checkpoints, the final model, tokenizer and results.json."),
+        metadata=option(
+            "Folder for checkpoints, the final model, tokenizer and results.json.", role=BOOKKEEPING
+        ),
     )
     data_dir: str | None = field(
         default=None,
         metadata=option(
-            "Folder of IOB2 files named {split}-{lang}.tsv; omit to load google/xtreme "
-            "PAN-X.<lang> from the Hub."
+            "Folder of files named {split}-{lang}.tsv (TOKEN<TAB>TAG or CoNLL columns); omit "
+            "to load google/xtreme PAN-X.<lang> from the Hub."
         ),
     )
     langs: list[str] = field(
@@ -48,11 +78,11 @@ class TrainConfig:
     )
     train_langs: list[str] = field(
         default_factory=lambda: ["de"],
-        metadata=option("Languages trained on; several are concatenated and shuffled."),
+        metadata=option("Languages trained on; several are concatenated and shuffled.", card=True),
     )
     eval_langs: list[str] = field(
         default_factory=lambda: list(SWISS_LANGS),
-        metadata=option("Languages evaluated after each epoch (F1 per language)."),
+        metadata=option("Languages evaluated after each epoch (F1 per language).", role=RESULTS),
     )
     label_names: list[str] | None = field(
         default=None,
@@ -61,50 +91,93 @@ class TrainConfig:
             "classifier rows of --model are kept by label name, new labels start fresh."
         ),
     )
+    tag_scheme: str = field(default="iob2", metadata=option(
+        "Tag scheme of the --data-dir files, converted to IOB2 as they are read: iob2, iob1 "
+        "(entities begin with I-, as CoNLL-2003) or bioes (S- single, E- last).",
+        choices=TAG_SCHEMES))
+    tag_column: int | None = field(default=None, metadata=option(
+        "Column of the tag in the files, from 1 (default: the last; 1 is the token).", minimum=2))
     eval_split: str = field(
         default="validation",
-        metadata=option("Split evaluated after each epoch (model selection never sees test)."),
+        metadata=option(
+            "Split evaluated after each epoch (model selection never sees test).", card=True
+        ),
     )
     max_train_samples: int | None = field(
-        default=None, metadata=option("Keep only the first N training sentences (after the mix).")
+        default=None,
+        metadata=option(
+            "Keep only the first N training sentences (after the mix).", card=True, minimum=1
+        ),
     )
     max_eval_samples: int | None = field(
-        default=None, metadata=option("Keep only the first N evaluation sentences per language.")
+        default=None,
+        metadata=option(
+            "Keep only the first N evaluation sentences per language.",
+            role=RESULTS,
+            card=True,
+            minimum=1,
+        ),
     )
-    num_epochs: int = field(default=3, metadata=option("Passes over the training data."))
+    num_epochs: int = field(
+        default=3,
+        metadata=option("Passes over the training data.", role=RESULTS, card=True, minimum=1),
+    )
     max_steps: int | None = field(
-        default=None, metadata=option("Stop after this many optimizer steps (overrides epochs).")
+        default=None,
+        metadata=option(
+            "Stop after this many optimizer steps (overrides epochs).",
+            role=RESULTS,
+            card=True,
+            minimum=1,
+        ),
     )
-    batch_size: int = field(default=24, metadata=option("Sentences per batch and process."))
-    eval_batch_size: int = field(default=64, metadata=option("Sentences per evaluation batch."))
-    learning_rate: float = field(default=5e-5, metadata=option("Peak learning rate of AdamW."))
+    batch_size: int = field(
+        default=24, metadata=option("Sentences per batch and process.", card=True, minimum=1)
+    )
+    eval_batch_size: int = field(
+        default=64, metadata=option("Sentences per evaluation batch.", role=BOOKKEEPING, minimum=1)
+    )
+    learning_rate: float = field(
+        default=5e-5, metadata=option("Peak learning rate of AdamW.", card=True, above=0)
+    )
     weight_decay: float = field(
-        default=0.01, metadata=option("AdamW weight decay (not on biases and LayerNorm).")
+        default=0.01,
+        metadata=option("AdamW weight decay (not on biases and LayerNorm).", card=True, minimum=0),
     )
     warmup_ratio: float = field(
-        default=0.0, metadata=option("Fraction of the steps warming the learning rate up.")
+        default=0.0,
+        metadata=option("Fraction of the steps warming the learning rate up.", card=True),
     )
     gradient_accumulation_steps: int = field(
-        default=1, metadata=option("Batches accumulated per optimizer step.")
+        default=1, metadata=option("Batches accumulated per optimizer step.", card=True, minimum=1)
     )
-    max_grad_norm: float = field(default=1.0, metadata=option("Gradient clipping norm."))
+    max_grad_norm: float = field(
+        default=1.0, metadata=option("Gradient clipping norm.", card=True, minimum=0)
+    )
     max_length: int = field(
         default=512,
-        metadata=option("Longest sentence in sub-words; longer ones are counted and reported."),
+        metadata=option(
+            "Longest sentence in sub-words; longer ones are counted and reported.",
+            card=True,
+            minimum=1,
+        ),
     )
     label_all_tokens: bool = field(
         default=True,
         metadata=option(
             "Train on every sub-word (continuation pieces get the word's I- tag) so that "
             "pipeline(aggregation_strategy='simple') returns whole words; scores stay per word. "
-            "--no-label-all-tokens labels only the first piece, as the book does."
+            "--no-label-all-tokens labels only the first piece, as the book does.",
+            card=True,
         ),
     )
     consistency_weight: float = field(
         default=1.0,
         metadata=option(
             "Weight of a loss that makes the sub-words of a word predict the same tag (B- read "
-            "as I-), so the simple aggregation returns whole words; 0 disables it."
+            "as I-), so the simple aggregation returns whole words; 0 disables it.",
+            card=True,
+            minimum=0,
         ),
     )
     group_by_length: bool | None = field(
@@ -119,7 +192,8 @@ class TrainConfig:
         default=8,
         metadata=option(
             "Batches per length-sorted group: larger groups pad less but mix lengths less "
-            "(measured: 64 lost 0.02-0.03 F1 after one epoch, 8 kept random sampling's F1)."
+            "(measured: 64 lost 0.02-0.03 F1 after one epoch, 8 kept random sampling's F1).",
+            minimum=1,
         ),
     )
     pack: bool | None = field(
@@ -135,7 +209,9 @@ class TrainConfig:
         default=50,
         metadata=option(
             "Log the mean loss every N steps; the loss stays on the device in between, so the "
-            "host does not wait for the accelerator every step."
+            "host does not wait for the accelerator every step.",
+            role=BOOKKEEPING,
+            minimum=1,
         ),
     )
     fused_adamw: bool = field(
@@ -155,12 +231,17 @@ class TrainConfig:
         default=None,
         metadata=option(
             "Pad batches to a multiple of N tokens (default 8 with mixed precision or "
-            "--matmul-precision other than highest, 32 with --compile reduce-overhead)."
+            "--matmul-precision other than highest, 32 with --compile reduce-overhead).",
+            minimum=1,
         ),
     )
     num_threads: int | None = field(
         default=None,
-        metadata=option("CPU threads for torch (default: every core, also under accelerate)."),
+        metadata=option(
+            "CPU threads for torch (default: every core, also under accelerate).",
+            role=BOOKKEEPING,
+            minimum=1,
+        ),
     )
     matmul_precision: str = field(
         default="highest",
@@ -170,6 +251,7 @@ class TrainConfig:
             "allows bfloat16 products with float32 sums, which CPUs with AMX or AVX512-BF16 "
             "multiply 2.3-2.9x faster (bench/RESULTS.md). Default: highest.",
             choices=MATMUL_PRECISIONS,
+            card=True,
         ),
     )
     mixed_precision: str | None = field(
@@ -185,39 +267,60 @@ class TrainConfig:
             "Train on the CPU even if a GPU is present (CPU processes under torchrun use gloo)."
         ),
     )
-    seed: int = field(default=42, metadata=option("Seed of the Swiss mix, shuffling and init."))
+    seed: int = field(
+        default=42, metadata=option("Seed of the Swiss mix, shuffling and init.", card=True)
+    )
     checkpointing_steps: int | None = field(
         default=None,
-        metadata=option("Also save a checkpoint every N optimizer steps (one per epoch always)."),
+        metadata=option(
+            "Also save a checkpoint every N optimizer steps (one per epoch always).",
+            role=BOOKKEEPING,
+            minimum=1,
+        ),
     )
     save_total_limit: int | None = field(
-        default=2, metadata=option("Keep only the newest N checkpoints (none: keep all).")
+        default=2,
+        metadata=option(
+            "Keep only the newest N checkpoints (none: keep all).", role=BOOKKEEPING, minimum=1
+        ),
     )
     resume_from: str | None = field(
         default=None,
         metadata=option(
             "Checkpoint folder to resume from, or 'latest' for this run's newest in "
-            "--output-dir; training continues at the next step."
+            "--output-dir; training continues at the next step.",
+            role=BOOKKEEPING,
         ),
     )
     overwrite_output_dir: bool = field(
         default=False,
-        metadata=option("Start afresh in an --output-dir that holds another run's checkpoints."),
+        metadata=option(
+            "Start afresh in an --output-dir that holds another run's checkpoints.",
+            role=BOOKKEEPING,
+        ),
     )
     report_to: str = field(
         default="tensorboard",
-        metadata=option("Accelerate tracker: tensorboard, wandb, mlflow, all, or none."),
+        metadata=option(
+            "Accelerate tracker: tensorboard, wandb, mlflow, all, or none.", role=BOOKKEEPING
+        ),
     )
-    num_workers: int = field(default=0, metadata=option("DataLoader worker processes."))
+    num_workers: int = field(
+        default=0, metadata=option("DataLoader worker processes.", role=BOOKKEEPING, minimum=0)
+    )
     push_to_hub: bool = field(
-        default=False, metadata=option("Push the output folder to the Hub at the end.")
+        default=False,
+        metadata=option("Push the output folder to the Hub at the end.", role=BOOKKEEPING),
     )
     hub_model_id: str | None = field(
-        default=None, metadata=option("Hub repository id, e.g. my-org/xlmr-panx-ch.")
+        default=None,
+        metadata=option("Hub repository id, e.g. my-org/xlmr-panx-ch.", role=BOOKKEEPING),
     )
     hub_private: bool | None = field(
         default=None,
-        metadata=option("Create the Hub repo private (default: the namespace's own default)."),
+        metadata=option(
+            "Create the Hub repo private (default: the namespace's own default).", role=BOOKKEEPING
+        ),
     )
 
     def to_dict(self) -> dict:
@@ -238,16 +341,10 @@ class TrainConfig:
         for lang in [*self.train_langs, *self.eval_langs]:
             if lang not in self.langs:
                 raise ConfigError(f"language {lang!r} is not in --langs {self.langs}")
-        for name in ("batch_size", "eval_batch_size", "gradient_accumulation_steps", "num_epochs",
-                     "max_length", "log_every", "length_group_size", "max_train_samples",
-                     "max_eval_samples", "max_steps", "checkpointing_steps", "save_total_limit",
-                     "num_threads", "pad_to"):
-            at_least(name, getattr(self, name), 1)
-        at_least("learning_rate", self.learning_rate, 0, strict=True)
-        for name in ("weight_decay", "max_grad_norm", "consistency_weight", "num_workers"):
-            at_least(name, getattr(self, name), 0)
+        check_bounds(self)
         one_of("compile", self.compile, COMPILE_MODES)
         one_of("matmul_precision", self.matmul_precision, MATMUL_PRECISIONS)
+        check_data_options(self)
         if not 0 <= self.warmup_ratio < 1:
             raise ConfigError(f"--warmup-ratio must lie in [0, 1), got {self.warmup_ratio}")
         if self.push_to_hub and not self.hub_model_id:

@@ -319,7 +319,8 @@ def load_analysis_split(config: AnalyseConfig, label_names: Sequence[str]) -> Da
     its tags are re-numbered by name."""
     from swiss_ner.data import load_panx
 
-    splits = load_panx(config.lang, config.data_dir, label_names=label_names)
+    splits = load_panx(config.lang, config.data_dir, label_names=label_names,
+                       tag_scheme=config.tag_scheme, tag_column=config.tag_column)
     if config.split not in splits:
         raise ValueError(
             f"no {config.split!r} split for {config.lang!r} (found {', '.join(splits)}); "

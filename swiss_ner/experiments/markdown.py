@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from swiss_ner.config import ReportConfig
-from swiss_ner.constants import LABEL_NAMES, LANGUAGE_NAMES, entity_types
+from swiss_ner.constants import LABEL_NAMES, entity_types, language_name
 from swiss_ner.experiments.scores import Crossing, Estimate, Findings
 from swiss_ner.experiments.tables import markdown_table
 
@@ -24,10 +24,6 @@ BOOK_REFERENCE = pd.DataFrame(
     index=pd.Index(["book: de-only (zero-shot)", "book: each", "book: all"], name="strategy"),
 )
 BOOK_CROSSING = 750
-
-
-def language_name(lang: str) -> str:
-    return LANGUAGE_NAMES.get(lang, lang)
 
 
 def interval_kind(seeds: int) -> str:

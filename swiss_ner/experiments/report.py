@@ -12,8 +12,6 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pandas as pd
-
 from swiss_ner.config import ReportConfig, TrainConfig
 from swiss_ner.experiments.markdown import language_name, render_markdown
 from swiss_ner.experiments.plots import CurveLabels, plot_f1_bars, plot_learning_curve
@@ -25,7 +23,7 @@ from swiss_ner.experiments.runs import (
     plan_runs,
     run_all,
 )
-from swiss_ner.experiments.scores import Crossing, Findings, RowNames, find_all, pivot
+from swiss_ner.experiments.scores import Findings, RowNames, find_all, pivot
 from swiss_ner.results import RunResults
 
 logger = logging.getLogger(__name__)
@@ -39,18 +37,6 @@ class CrosslingualReport:
     results: RunTable
     capped_note: str | None = None
     paths: dict[str, Path] = field(default_factory=dict)
-
-    @property
-    def table(self) -> pd.DataFrame:
-        return self.findings.table
-
-    @property
-    def curve(self) -> pd.DataFrame:
-        return self.findings.curve
-
-    @property
-    def crossing(self) -> Crossing | None:
-        return self.findings.crossing
 
 
 def curve_plan(config: ReportConfig) -> tuple[list[int], str | None]:

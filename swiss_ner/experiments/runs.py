@@ -18,11 +18,11 @@ from pathlib import Path
 
 from swiss_ner.checkpoints import (
     CHECKPOINTS_DIR,
-    NON_TRAINING_FIELDS,
     config_fingerprint,
     list_checkpoints,
 )
 from swiss_ner.config import STRATEGIES, ReportConfig, TrainConfig
+from swiss_ner.config.fields import BOOKKEEPING, fields_with_role
 from swiss_ner.constants import LABEL_NAMES
 from swiss_ner.results import RESULTS_FILE, RunResults
 
@@ -34,9 +34,8 @@ RunTable = dict[tuple[str, int], RunResults]
 
 # Options that change neither the trained weights nor the scores: a cached run is reused
 # whatever their values. The run's length and what it is scored on do change its results.
-NON_RESULT_FIELDS: frozenset[str] = NON_TRAINING_FIELDS - {
-    "max_steps", "num_epochs", "eval_langs", "max_eval_samples"
-}
+# The options that do not change a run's results, read from each field's stated role.
+NON_RESULT_FIELDS: frozenset[str] = fields_with_role(TrainConfig, BOOKKEEPING)
 
 
 @dataclass(frozen=True)
@@ -87,7 +86,8 @@ def available_train_sentences(config: TrainConfig, lang: str) -> int:
 
     frac = config.fracs[config.langs.index(lang)]
     label_names = config.label_names or LABEL_NAMES
-    dataset = load_panx(lang, config.data_dir, label_names=label_names)
+    dataset = load_panx(lang, config.data_dir, label_names=label_names,
+                        tag_scheme=config.tag_scheme, tag_column=config.tag_column)
     if "train" not in dataset:
         raise ValueError(f"no train split for {lang!r} in {config.data_dir or 'the Hub data'}")
     available = int(dataset["train"].num_rows * frac)

@@ -22,6 +22,8 @@ from swiss_ner.inference.words import Word, model_words, split_sentences, split_
 DEFAULT_BATCH = {"cpu": (32, 8192), "cuda": (128, 32768)}
 # Sentences tokenised and sorted together: bounds memory on huge inputs, keeps batches full.
 SENTENCES_PER_CHUNK = 4096
+# What runs the model: torch, or ONNX Runtime on a folder from `swiss-ner export --onnx`.
+BACKENDS = ("torch", "onnx")
 
 
 class ModelLoadError(RuntimeError):
@@ -242,20 +244,28 @@ class NerTagger:
             raise ValueError("NerTagger needs a fast (tokenizers-backed) tokenizer for word_ids()")
         if batch_size is not None and batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        self.device = torch.device(device) if device else _default_device()
+        # Anything else is an ONNX Runtime session (onnx_backend.OnnxTokenClassifier), CPU only.
+        self.backend = "torch" if isinstance(model, torch.nn.Module) else "onnx"
+        default_device = _default_device() if self.backend == "torch" else torch.device("cpu")
+        self.device = torch.device(device) if device else default_device
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError(f"device {str(self.device)!r} requested but CUDA is not available")
         if quantize and self.device.type != "cpu":
             raise ValueError(f"quantize=True runs on the CPU only, not on {str(self.device)!r}")
+        if self.backend == "onnx" and (quantize or self.device.type != "cpu"):
+            raise ValueError(
+                "the ONNX backend runs the exported file on the CPU as it is; for int8 weights "
+                "export with `swiss-ner export --quantize`"
+            )
         if quantize:
             model = torch.ao.quantization.quantize_dynamic(
                 model.eval(), {torch.nn.Linear}, dtype=torch.qint8
             )
-        self.model = model.to(self.device).eval()
+        self.model = model.to(self.device).eval() if self.backend == "torch" else model
         self.tokenizer = tokenizer
         default_windows, default_tokens = DEFAULT_BATCH.get(self.device.type, DEFAULT_BATCH["cpu"])
         self.batch_size = batch_size or default_windows
-        self.quantized = quantize
+        self.quantized = quantize or bool(getattr(model, "quantized", False))
         self.id2label = {int(i): label for i, label in model.config.id2label.items()}
         self.max_length = max_length or _model_max_length(model, tokenizer)
         self.budget = self.max_length - tokenizer.num_special_tokens_to_add(pair=False)
@@ -273,20 +283,30 @@ class NerTagger:
         batch_size: int | None = None,
         max_length: int | None = None,
         quantize: bool = False,
+        backend: str = "torch",
         **kwargs,
     ) -> NerTagger:
         """Load model and tokenizer from a Hub repo id or a local folder.
 
-        Raises :class:`ModelLoadError` with the reason when either cannot be loaded, also for a
-        folder without tokenizer files (``AutoTokenizer`` would build an empty one).
+        ``backend="onnx"`` runs a folder written by ``swiss-ner export --onnx`` with ONNX
+        Runtime on the CPU (:mod:`.onnx_backend`). Raises :class:`ModelLoadError` with the
+        reason when either cannot be loaded, also for a folder without tokenizer files
+        (``AutoTokenizer`` would build an empty one).
         """
         from transformers import AutoModelForTokenClassification
 
         from swiss_ner.config import is_hub_model_id
         from swiss_ner.modeling import TokenizerError, load_tokenizer
 
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
         name = str(model_name_or_path)
         folder = Path(name).expanduser()
+        onnx_model = None
+        if backend == "onnx":
+            from swiss_ner.inference.onnx_backend import load_onnx_model
+
+            onnx_model = load_onnx_model(folder)
         if not folder.is_dir() and not is_hub_model_id(name):
             raise ModelLoadError(f"model folder {name!r} does not exist")
         if folder.is_dir() and not (folder / "config.json").is_file():
@@ -294,7 +314,7 @@ class NerTagger:
         source = str(folder) if folder.is_dir() else name
         try:
             tokenizer = load_tokenizer(source)
-            model = AutoModelForTokenClassification.from_pretrained(source)
+            model = onnx_model or AutoModelForTokenClassification.from_pretrained(source)
         except TokenizerError as error:
             if folder.is_dir():
                 raise ModelLoadError(str(error)) from None

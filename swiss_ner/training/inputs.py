@@ -52,7 +52,8 @@ def _by_length(dataset: Dataset) -> Dataset:
 def load_data(config: TrainConfig, label_names: list[str]) -> TrainingData:
     """The Swiss mix, tokenised: the training languages concatenated, evaluation per language."""
     corpus = build_swiss_corpus(
-        config.langs, config.fracs, config.seed, config.data_dir, label_names=label_names
+        config.langs, config.fracs, config.seed, config.data_dir, label_names=label_names,
+        tag_scheme=config.tag_scheme, tag_column=config.tag_column,
     )
     train_set = concatenate_languages(corpus, config.train_langs, "train", config.seed)
     if config.max_train_samples is not None:

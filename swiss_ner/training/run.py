@@ -4,7 +4,9 @@ model, optimiser and schedule, resume, fit, evaluate, save, push."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import signal
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import torch
@@ -85,21 +87,53 @@ def _tracker_config(config: TrainConfig) -> dict:
     return flat
 
 
-def resume_or_start(loop: Loop, fingerprint: str) -> ckpt.TrainingState:
+def resume_or_start(loop: Loop) -> ckpt.TrainingState:
     """This run's checkpoint when resuming; else a fresh state, refusing another run's folder."""
     config, accelerator = loop.config, loop.accelerator
+    fresh = ckpt.TrainingState.for_run(config.to_dict())
     if not config.resume_from:
         if accelerator.is_main_process:
             ckpt.refuse_foreign_checkpoints(loop.output_dir, config.overwrite_output_dir)
         accelerator.wait_for_everyone()
-        return ckpt.TrainingState(fingerprint=fingerprint)
-    folder = ckpt.find_checkpoint(loop.output_dir, config.resume_from, fingerprint)
+        return fresh
+    folder = ckpt.find_checkpoint(loop.output_dir, config.resume_from, fresh.fingerprint,
+                                  fresh.options)
     accelerator.print(f"Resuming from {folder}")
     return ckpt.load_checkpoint(accelerator, folder)
 
 
+def warn_if_disk_is_small(loop: Loop) -> None:
+    """Say before the first checkpoint when the disk cannot hold --save-total-limit + 1 of them."""
+    if loop.accelerator.is_main_process:
+        size = ckpt.estimate_checkpoint_bytes(loop.accelerator.unwrap_model(loop.model),
+                                              loop.optimizer)
+        warning = ckpt.space_warning(loop.output_dir, size, loop.config.save_total_limit)
+        if warning:
+            loop.accelerator.print(warning)
+
+
+@contextmanager
+def sigterm_ignored() -> Iterator[None]:
+    """SIGTERM ignored while the finished run saves and closes (a job's end often sends it)."""
+    try:
+        previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    except ValueError:  # not the main thread: leave signals alone
+        previous = None
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
 def save_outputs(loop: Loop, tokenizer, results: RunResults) -> None:
-    """Model (stock architecture), tokenizer, results.json, train_config.json and the card."""
+    """Model (stock architecture), tokenizer, results.json, train_config.json and the card; a
+    failed write ends in one line naming the path (and the checkpoint to resume)."""
+    with ckpt.reported_write(loop.output_dir, loop.output_dir, loop.config.save_total_limit):
+        _save_outputs(loop, tokenizer, results)
+
+
+def _save_outputs(loop: Loop, tokenizer, results: RunResults) -> None:
     from swiss_ner.model_card import write_model_card
 
     accelerator, output_dir = loop.accelerator, loop.output_dir
@@ -146,7 +180,8 @@ def prepare_loop(
     accelerator: Accelerator,
     data: TrainingData,
     label_names: list[str],
-    on_step: Callable[[int], None] | None,
+    on_step: Callable[[int], None] | None = None,
+    on_batch: Callable[[dict], None] | None = None,
 ) -> Loop:
     """Model, loaders, optimiser and schedule, prepared by accelerate for the devices."""
     model = build_model(config.model_name_or_path, label_names)
@@ -165,7 +200,7 @@ def prepare_loop(
     evaluator = Evaluator(model, accelerator, words, label_names, data)
     return Loop(config, accelerator, model, optimizer, accelerator.prepare(scheduler),
                 train_loader, eval_loaders, evaluator, plan, Path(config.output_dir),
-                test_loaders, batching, on_step)
+                test_loaders, batching, on_step, on_batch)
 
 
 def run_record(
@@ -193,24 +228,41 @@ def run_record(
 
 
 def train(
-    config: TrainConfig, on_step: Callable[[int], None] | None = None
+    config: TrainConfig,
+    on_step: Callable[[int], None] | None = None,
+    on_batch: Callable[[dict], None] | None = None,
 ) -> RunResults:
     """Fine-tune on ``config.train_langs``, evaluate on ``config.eval_langs``, save everything.
 
     Returns the run record also written to ``<output_dir>/results.json``. ``on_step(step)``
-    runs after every optimizer step (the benchmarks time the loop with it).
+    runs after every optimizer step and ``on_batch(batch)`` before each batch's step (the
+    benchmarks time the loop and count its tokens with them). The main process holds the
+    output folder's lock throughout, so a second run into it stops at once.
     """
     config.validate()
     accelerator = make_accelerator(config)
+    locked = ckpt.output_folder_lock(config.output_dir) if accelerator.is_main_process else None
+    with locked or nullcontext():
+        return _train(config, accelerator, on_step, on_batch)
+
+
+def _train(
+    config: TrainConfig,
+    accelerator: Accelerator,
+    on_step: Callable[[int], None] | None,
+    on_batch: Callable[[dict], None] | None,
+) -> RunResults:
+    """The steps of :func:`train`, inside the output folder's lock."""
     set_seed(config.seed)
     label_names = list(config.label_names or LABEL_NAMES)
     with accelerator.main_process_first():
         data = load_data(config, label_names)
-    loop = prepare_loop(config, accelerator, data, label_names, on_step)
+    loop = prepare_loop(config, accelerator, data, label_names, on_step, on_batch)
     if accelerator.log_with:
         accelerator.init_trackers("swiss-ner", config=_tracker_config(config))
 
-    state = resume_or_start(loop, ckpt.config_fingerprint(config.to_dict()))
+    state = resume_or_start(loop)
+    warn_if_disk_is_small(loop)
     accelerator.print(
         f"Training on {', '.join(config.train_langs)}: {data.info.train_sentences} sentences, "
         f"{loop.plan.total_steps} steps ({loop.plan.num_epochs} epochs of "
@@ -223,8 +275,9 @@ def train(
     test_scores = loop.evaluate(loop.test_loaders, "test") if loop.test_loaders else {}
 
     results = run_record(loop, data, state, scores, test_scores)
-    save_outputs(loop, data.tokenizer, results)
-    if config.push_to_hub:
-        push_outputs(loop)
-    accelerator.end_training()
+    with sigterm_ignored():  # once saving starts, the run completes and exits 0
+        save_outputs(loop, data.tokenizer, results)
+        if config.push_to_hub:
+            push_outputs(loop)
+        accelerator.end_training()
     return results

@@ -1,0 +1,229 @@
+"""How fast ``swiss-ner tag-corpus`` tags a corpus, how much memory it keeps, and against what.
+
+Builds documents of one to three PAN-X validation sentences (de/fr/it/en, joined as raw text)
+into a JSONL corpus and measures, each in a fresh process whose peak RSS is its own:
+``NerTagger.tag`` on every text held in memory; ``tag-corpus`` with the local engine in one
+process and in two (``accelerate launch``); the Ray engine; and ``pipeline("ner",
+aggregation_strategy="simple")`` over ``KeyDataset(dataset, "text")`` with ``batch_size=64``.
+The local engine is run again on ``--large-docs`` documents for its peak RSS. Entities of the
+local engine are compared with ``NerTagger.tag``'s on every document (text, type, offsets;
+scores may differ in the last float32 bits, since batches differ), and the count that differ
+is reported. The table is printed and appended to bench/RESULTS.md.
+
+    python bench/corpus_throughput.py --model outputs/small-panx-ch --threads 2
+
+Run it on a quiet machine: other processes on the cores change every number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import harness
+from infer_throughput import load_sentences
+
+VARIANTS = {
+    "memory": "`NerTagger.tag`, all texts in memory",
+    "local": "`tag-corpus`, local engine, 1 process",
+    "local-2": "`tag-corpus`, 2 processes (`accelerate launch`)",
+    "ray": "`tag-corpus --engine ray`",
+    "pipeline": '`pipeline(KeyDataset(dataset, "text"), batch_size=64)`',
+}
+SUMMARY = re.compile(r"tagged ([\d,]+) in this run in ([\d.]+) s")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--model", required=True, help="model folder to load")
+    parser.add_argument("--data-dir", default=str(harness.DATA_DIR),
+                        help="folder with validation-{lang}.tsv (default: %(default)s)")
+    parser.add_argument("--num-docs", type=int, default=2000, help="documents (default 2000)")
+    parser.add_argument("--large-docs", type=int, default=200_000,
+                        help="documents of the memory run (default 200000; 0 skips it)")
+    parser.add_argument("--threads", type=int, default=2, help="CPU cores to use (default 2)")
+    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
+    harness.add_results_options(parser)
+    harness.add_child_options(parser)
+    parser.add_argument("--corpus", help=argparse.SUPPRESS)
+    parser.add_argument("--out-dir", help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def build_corpus(sentences: list[dict], count: int, path: Path) -> int:
+    """``count`` documents of 1–3 consecutive sentences (cycling); returns the sentences used."""
+    total, position = 0, 0
+    with path.open("w", encoding="utf-8") as handle:
+        for number in range(count):
+            size = 1 + number % 3
+            chosen = [sentences[(position + k) % len(sentences)] for k in range(size)]
+            position += size
+            total += size
+            text = " ".join(" ".join(sentence["tokens"]) for sentence in chosen)
+            handle.write(json.dumps({"text": text, "lang": chosen[0]["lang"]},
+                                    ensure_ascii=False) + "\n")
+    return total
+
+
+def child(args: argparse.Namespace) -> dict:
+    """In the child: tag in memory or with the pipeline, or run a tag-corpus command."""
+    variant = args.child
+    if variant not in ("memory", "pipeline"):
+        started = time.perf_counter()
+        done = subprocess.run(command_for(variant, args), capture_output=True, text=True)
+        if done.returncode:
+            sys.exit(f"{variant} failed: {done.stderr[-1500:]}")
+        match = SUMMARY.search(done.stdout)
+        if match is None:
+            sys.exit(f"{variant}: no summary line in {done.stdout[-500:]!r}")
+        return {"seconds": float(match.group(2)), "wall": time.perf_counter() - started}
+    import torch
+
+    torch.set_num_threads(args.threads)
+    lines = Path(args.corpus).read_text(encoding="utf-8").splitlines()
+    texts = [json.loads(line)["text"] for line in lines]
+    tag = _load(variant, args.model)
+    tag(texts[:16])
+    started = time.perf_counter()
+    entities = tag(texts)
+    result: dict = {"seconds": time.perf_counter() - started}
+    if variant == "memory":
+        result["entities"] = [[[e.text, e.type, e.start, e.end, e.score] for e in row]
+                              for row in entities]
+    return result
+
+
+def _load(variant: str, model: str):
+    if variant == "memory":
+        from swiss_ner.inference import NerTagger
+
+        return NerTagger.from_pretrained(model, device="cpu").tag
+    from datasets import Dataset
+    from transformers import pipeline
+    from transformers.pipelines.pt_utils import KeyDataset
+
+    ner = pipeline("ner", model=model, aggregation_strategy="simple", device="cpu")
+
+    def tag(texts):
+        return list(ner(KeyDataset(Dataset.from_dict({"text": texts}), "text"), batch_size=64))
+
+    return tag
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def command_for(variant: str, args) -> list[str]:
+    """The ``tag-corpus`` command line of a variant (time measured after the model loads)."""
+    cli = ["-m", "swiss_ner.cli", "tag-corpus", args.corpus, "-o", args.out_dir, "--model",
+           args.model, "--no-progress", "--device", "cpu"]
+    if variant == "local-2":
+        accelerate = str(Path(sys.executable).with_name("accelerate"))
+        return [accelerate, "launch", "--cpu", "--num_processes", "2", "--num_machines", "1",
+                "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port",
+                str(_free_port()), *cli, "--num-threads", str(max(1, args.threads // 2))]
+    if variant == "ray":
+        # One actor; a core stays free for Ray's read tasks.
+        return [sys.executable, *cli, "--engine", "ray", "--ray-cpus-per-actor",
+                str(max(1, args.threads - 1))]
+    return [sys.executable, *cli, "--num-threads", str(args.threads)]
+
+
+def measure(variant: str, args, corpus: Path, folder: Path) -> dict:
+    """One variant in a fresh process (its peak RSS counts its children)."""
+    output = folder / f"out-{variant}-{corpus.stem}"
+    argv = ["--model", args.model, "--threads", str(args.threads), "--corpus", str(corpus),
+            "--out-dir", str(output)]
+    result = harness.run_child(__file__, argv, variant,
+                               env={"TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1"})
+    if "failed" in result:
+        sys.exit(f"{variant} failed: {result['failed']}")
+    result["output"] = str(output)
+    return result
+
+
+def compare(output: str, reference: list) -> tuple[int, float]:
+    """Documents whose spans differ from the in-memory tagger's, and the largest score gap."""
+    import pyarrow.dataset as ds
+
+    rows = sorted(ds.dataset(output, format="parquet").to_table().to_pylist(),
+                  key=lambda row: row["id"])
+    differing, gap = 0, 0.0
+    for row, expected in zip(rows, reference, strict=True):
+        got = [[e["text"], e["type"], e["start"], e["end"]] for e in row["entities"]]
+        if got != [entity[:4] for entity in expected]:
+            differing += 1
+            continue
+        for entity, want in zip(row["entities"], expected, strict=True):
+            gap = max(gap, abs(entity["score"] - want[4]))
+    return differing, gap
+
+
+def table(results: dict, docs: int, sentences: int) -> str:
+    lines = ["| variant | documents/s | sentences/s | peak RSS MiB | × in memory | × pipeline |",
+             "|---|---:|---:|---:|---:|---:|"]
+    rate = {name: docs / result["seconds"] for name, result in results.items()}
+    for name, result in results.items():
+        ratios = [f"{rate[name] / rate[base]:.2f}" if base in rate else "–"
+                  for base in ("memory", "pipeline")]
+        lines.append(f"| {VARIANTS[name]} | {rate[name]:.1f} | "
+                     f"{rate[name] * sentences / docs:.1f} | {result['peak_rss_mib']:.0f} | "
+                     f"{' | '.join(ratios)} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parse_args(argv)
+    if args.child:
+        harness.write_child_result(args, child(args))
+        return 0
+    sentences = load_sentences(args.data_dir, 10_000_000)
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        corpus = folder / "corpus.jsonl"
+        used = build_corpus(sentences, args.num_docs, corpus)
+        results = {}
+        for variant in args.variants:
+            print(f"measuring {VARIANTS[variant]} ...", file=sys.stderr, flush=True)
+            results[variant] = measure(variant, args, corpus, folder)
+        notes = [f"{len(sentences):,} validation sentences of de/fr/it/en, joined into documents "
+                 "of 1–3 sentences; times exclude loading the model"]
+        for variant in ("local", "local-2", "ray"):
+            if variant in results and "memory" in results:
+                differing, gap = compare(results[variant]["output"], results["memory"]["entities"])
+                notes.append(f"{VARIANTS[variant]}: entities differ from `NerTagger.tag` on "
+                             f"{differing} of {args.num_docs:,} documents; largest score "
+                             f"difference {gap:.1e}")
+        if args.large_docs and "local" in results:
+            large = folder / "large.jsonl"
+            build_corpus(sentences, args.large_docs, large)
+            print(f"measuring the local engine on {args.large_docs:,} documents ...",
+                  file=sys.stderr, flush=True)
+            big, small = measure("local", args, large, folder), results["local"]["peak_rss_mib"]
+            notes.append(f"peak RSS of the local engine: {small:.0f} MiB at {args.num_docs:,} "
+                         f"documents, {big['peak_rss_mib']:.0f} MiB at {args.large_docs:,} "
+                         f"({big['peak_rss_mib'] - small:+.0f} MiB; "
+                         f"{args.large_docs / big['seconds']:.1f} documents/s)")
+    body = table(results, args.num_docs, used) + "\n\n" + "".join(f"- {n}\n" for n in notes)
+    title = f"Corpus throughput: {args.model}, {args.num_docs:,} documents ({used:,} sentences)"
+    details = [harness.machine_description("cpu", args.threads,
+                                           ("torch", "transformers", "datasets", "ray"))]
+    harness.publish(args, title, __file__, argv, details, body)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

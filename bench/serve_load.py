@@ -1,0 +1,238 @@
+"""Load on `swiss-ner serve`: requests/s and latency at 1, 8, 32 and 128 concurrent clients, with
+dynamic batching and with `--max-batch-size 1` (batching off), side by side in one run.
+
+Each mode starts its own server as a subprocess on a free 127.0.0.1 port. Every client is an
+asyncio loop over one httpx connection that sends a fixed number of requests, one PAN-X
+validation sentence (de/fr/it/en, tokens joined by spaces) per request, and waits for each
+answer before the next. Per mode and client count it reports requests/s, sentences/s (answered
+with 200), p50/p95/p99 latency, errors by status and the server's peak resident memory
+(VmHWM, reset before each level); then the ratios the targets are stated in. The table is
+printed and appended to bench/RESULTS.md with the command line. This is a benchmark, not a
+test: run it on a quiet machine, since the clients share the cores with the server.
+
+    python bench/serve_load.py --model outputs/small-panx-ch
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shlex
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import harness
+from harness import PROJECT_ROOT
+
+LANGS = ("de", "fr", "it", "en")
+MODES = {"batched": [], "unbatched": ["--max-batch-size", "1"]}
+WARMUP_REQUESTS = 64
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--model", required=True, help="model folder (or Hub repo id) to serve")
+    parser.add_argument("--data-dir", default=str(harness.DATA_DIR),
+                        help="folder with validation-{lang}.tsv (default: ../shared/data/panx)")
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32, 128],
+                        help="concurrent client counts to run (default: 1 8 32 128)")
+    parser.add_argument("--requests-per-client", type=int, default=50,
+                        help="requests each client sends at each level (default: 50)")
+    parser.add_argument("--modes", nargs="+", choices=list(MODES), default=list(MODES),
+                        help="batching on (the server's defaults) and off (--max-batch-size 1)")
+    parser.add_argument("--server-args", default="",
+                        help="extra `swiss-ner serve` options for both modes, e.g. "
+                             "'--max-batch-wait-ms 5 --quantize'")
+    harness.add_results_options(parser)
+    args = parser.parse_args(argv)
+    if args.requests_per_client < 1 or min(args.clients) < 1:
+        parser.error("--clients and --requests-per-client must be at least 1")
+    return args
+
+
+def load_sentences(data_dir: str, count: int) -> list[str]:
+    """Raw-text validation sentences, the four languages interleaved, at least ``count``."""
+    from swiss_ner.data import read_iob2
+
+    per_lang = [
+        [" ".join(words) for words in read_iob2(Path(data_dir) / f"validation-{lang}.tsv",
+                                                 lang)["tokens"]]
+        for lang in LANGS
+    ]
+    mixed = [text for group in zip(*per_lang, strict=False) for text in group]
+    if not mixed:
+        raise SystemExit(f"no validation sentences in {data_dir}; pass --data-dir")
+    return (mixed * (count // len(mixed) + 1))[:count]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_server(model: str, options: list[str], log) -> tuple[subprocess.Popen, str]:
+    """`swiss-ner serve` in its own process; returns it and its URL once it serves."""
+    port = free_port()
+    command = [sys.executable, "-m", "swiss_ner.cli", "serve", "--model", model,
+               "--port", str(port), *options]
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            log.seek(0)
+            raise SystemExit(f"the server exited with {process.returncode}:\n{log.read()}")
+        if b"serving " in Path(log.name).read_bytes():
+            return process, url
+        time.sleep(0.2)
+    process.kill()
+    raise SystemExit("the server did not start within 180 s")
+
+
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def reset_peak_rss(pid: int) -> None:
+    """Let VmHWM start again from the current RSS (Linux: write 5 to clear_refs)."""
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+
+async def client_loop(client, url: str, texts: list[str], latencies: list[float],
+                      statuses: Counter) -> None:
+    for text in texts:
+        started = time.perf_counter()
+        try:
+            response = await client.post(url, json={"inputs": text})
+            statuses[response.status_code] += 1
+            if response.status_code == 200:
+                latencies.append(time.perf_counter() - started)
+        except Exception as error:  # a lost request is a result too, counted by kind
+            statuses[type(error).__name__] += 1
+
+
+async def run_level(url: str, sentences: list[str], clients: int, per_client: int) -> dict:
+    """``clients`` loops of ``per_client`` requests each; wall time, latencies, statuses."""
+    import httpx
+
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    latencies: list[float] = []
+    statuses: Counter = Counter()
+    async with httpx.AsyncClient(limits=limits, timeout=120) as client:
+        warmup = [client.post(url, json={"inputs": text})
+                  for text in sentences[:min(WARMUP_REQUESTS, 4 * clients)]]
+        await asyncio.gather(*warmup)
+        started = time.perf_counter()
+        await asyncio.gather(*(
+            client_loop(client, url, sentences[n * per_client:(n + 1) * per_client],
+                        latencies, statuses)
+            for n in range(clients)
+        ))
+        elapsed = time.perf_counter() - started
+    return {"elapsed": elapsed, "latencies": sorted(latencies), "statuses": statuses}
+
+
+def percentile(sorted_values: list[float], share: float) -> float:
+    """Nearest-rank percentile of an ascending list, in milliseconds."""
+    if not sorted_values:
+        return float("nan")
+    rank = max(0, min(len(sorted_values) - 1, round(share * len(sorted_values) + 0.5) - 1))
+    return sorted_values[rank] * 1000
+
+
+def summarise(mode: str, clients: int, level: dict, rss: float) -> dict:
+    answered = level["statuses"].get(200, 0)
+    total = sum(level["statuses"].values())
+    errors = {str(k): v for k, v in level["statuses"].items() if k != 200}
+    return {
+        "mode": mode, "clients": clients, "requests": total,
+        "rps": total / level["elapsed"], "sps": answered / level["elapsed"],
+        "p50": percentile(level["latencies"], 0.50), "p95": percentile(level["latencies"], 0.95),
+        "p99": percentile(level["latencies"], 0.99), "errors": errors, "rss": rss,
+    }
+
+
+def measure_mode(args: argparse.Namespace, mode: str, sentences: list[str]) -> list[dict]:
+    options = MODES[mode] + shlex.split(args.server_args)
+    rows = []
+    with tempfile.NamedTemporaryFile("w+b", suffix=".log") as log:
+        process, url = start_server(args.model, options, log)
+        try:
+            for clients in args.clients:
+                reset_peak_rss(process.pid)
+                level = asyncio.run(run_level(url, sentences, clients, args.requests_per_client))
+                if not level["latencies"]:
+                    raise SystemExit(f"{mode}, {clients} clients: no request was answered with "
+                                     f"200 ({dict(level['statuses'])}); see the server's log")
+                rows.append(summarise(mode, clients, level, peak_rss_mib(process.pid)))
+                print(f"  {mode:9s} {clients:4d} clients: {rows[-1]['rps']:8.1f} requests/s, "
+                      f"p99 {rows[-1]['p99']:.1f} ms", flush=True)
+        finally:
+            process.terminate()
+            status = process.wait(120)
+    if status != 0:
+        raise SystemExit(f"the {mode} server exited with {status} on SIGTERM; see its log")
+    return rows
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| mode | clients | requests | requests/s | sentences/s | p50 ms | p95 ms | p99 ms "
+             "| errors by status | peak RSS MiB |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|"]
+    for row in rows:
+        errors = ", ".join(f"{k}: {v}" for k, v in sorted(row["errors"].items())) or "none"
+        lines.append(
+            f"| {row['mode']} | {row['clients']} | {row['requests']} | {row['rps']:.1f} "
+            f"| {row['sps']:.1f} | {row['p50']:.1f} | {row['p95']:.1f} | {row['p99']:.1f} "
+            f"| {errors} | {row['rss']:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def ratios(rows: list[dict]) -> str:
+    """The targets' ratios, from rows measured in this run."""
+    by = {(row["mode"], row["clients"]): row for row in rows}
+    lines = []
+    for clients in sorted({row["clients"] for row in rows}):
+        on, off = by.get(("batched", clients)), by.get(("unbatched", clients))
+        if on and off:
+            lines.append(f"- {clients} clients: batching on gives "
+                         f"**{on['rps'] / off['rps']:.2f}×** the requests/s of batching off")
+    single, loaded = by.get(("batched", 1)), by.get(("batched", 32))
+    if single and loaded:
+        lines.append(f"- batching on, p99 at 32 clients / p50 at 1 client: "
+                     f"**{loaded['p99'] / single['p50']:.1f}×** ({loaded['p99']:.1f} ms / "
+                     f"{single['p50']:.1f} ms)")
+    lines.append(f"- peak server RSS: {max(row['rss'] for row in rows):.0f} MiB")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    sentences = load_sentences(args.data_dir, max(args.clients) * args.requests_per_client)
+    rows = []
+    for mode in args.modes:
+        rows.extend(measure_mode(args, mode, sentences))
+    markdown = f"{table(rows)}\n\n{ratios(rows)}"
+    libraries = ("torch", "transformers", "starlette", "uvicorn", "httpx")
+    details = [harness.machine_description(None, libraries=libraries),
+               "One sentence per request; each client waits for its answer before it sends the "
+               "next; clients and server share the machine."]  # fmt: skip
+    command = list(sys.argv[1:] if argv is None else argv)
+    harness.publish(args, "Serving under load", __file__, command, details, markdown)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""``swiss-ner tag-corpus``: tag a corpus of files into a folder of Parquet (or JSONL) shards,
+with a progress bar and one summary line; under ``accelerate launch`` each process takes its
+share of the shards."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from swiss_ner.config import CorpusConfig
+
+
+def build_job(config: CorpusConfig):
+    """Scan the inputs (malformed files stop here, before any output) into a Job."""
+    from swiss_ner.corpus.job import Job
+    from swiss_ner.corpus.sources import scan_inputs
+
+    files = scan_inputs(config.inputs, config.text_column, config.id_column)
+    return Job(
+        files=files,
+        output=Path(config.output),
+        model=config.model,
+        fmt=config.format,
+        text_column=config.text_column,
+        id_column=config.id_column,
+        shard_size=config.shard_size,
+        chunk_size=config.chunk_size,
+        tagger_options={"batch_size": config.batch_size, "quantize": config.quantize},
+    )
+
+
+def load_tagger(config: CorpusConfig, device):
+    from transformers.utils import logging as transformers_logging
+
+    from swiss_ner.inference import NerTagger
+
+    transformers_logging.disable_progress_bar()
+    return NerTagger.from_pretrained(
+        config.model, device=device, batch_size=config.batch_size, quantize=config.quantize
+    )
+
+
+def summary_line(summary: dict, seconds: float, tagged: int) -> str:
+    """``N documents, ENTITIES (PER n, ...), E error rows, T s, R documents/s``."""
+    types = ", ".join(f"{name} {count:,}" for name, count in summary["entities"].items())
+    entities = sum(summary["entities"].values())
+    rate = tagged / seconds if seconds > 0 else 0.0
+    return (
+        f"{summary['documents']:,} documents, {entities:,} entities ({types or 'none'}), "
+        f"{summary['errors']:,} error rows; tagged {tagged:,} in this run in {seconds:.1f} s, "
+        f"{rate:.1f} documents/s"
+    )
+
+
+def run_local(config: CorpusConfig, job) -> int:
+    """Tag this process's shards; the main process prints the bar and the summary."""
+    import torch
+    from accelerate import PartialState
+    from tqdm.auto import tqdm
+
+    from swiss_ner.corpus import local
+    from swiss_ner.corpus.shards import read_manifest, summarize, write_manifest
+
+    cpu = config.device == "cpu" or not torch.cuda.is_available()
+    state = PartialState(cpu=cpu)
+    if cpu:
+        torch.set_num_threads(config.num_threads or local.cpu_threads(state.num_processes))
+    pending = local.start(job, state, config.overwrite)
+    shards = local.my_shards(job, state)
+    todo = sum(job.rows_of(shard)[1] - job.rows_of(shard)[0] for shard in shards)
+    tagger = load_tagger(config, config.device or ("cpu" if cpu else state.device))
+    started = time.perf_counter()
+    with tqdm(total=todo, unit="doc", desc="tagging", file=sys.stderr, dynamic_ncols=True,
+              disable=not (config.progress and state.is_main_process)) as bar:
+        local.tag_shards(job, shards, tagger, lambda records: bar.update(len(records)))
+    state.wait_for_everyone()
+    seconds = time.perf_counter() - started
+    if state.is_main_process:
+        manifest = read_manifest(job.output)
+        write_manifest(job.output, {**manifest, "complete": True})
+        print(summary_line(summarize(job.output, job.fmt), seconds, pending))
+    return 0
+
+
+def run_ray(config: CorpusConfig, job) -> int:
+    from swiss_ner.corpus.ray_engine import tag_with_ray
+    from swiss_ner.corpus.shards import summarize
+
+    started = time.perf_counter()
+    tag_with_ray(job, config)
+    seconds = time.perf_counter() - started
+    summary = summarize(job.output, job.fmt)
+    print(summary_line(summary, seconds, summary["documents"]))
+    return 0
+
+
+def run(config: CorpusConfig) -> int:
+    """The ``swiss-ner tag-corpus`` command."""
+    job = build_job(config)
+    if config.engine == "ray":
+        return run_ray(config, job)
+    return run_local(config, job)

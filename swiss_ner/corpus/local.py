@@ -1,0 +1,119 @@
+"""The local engine: one process, or several under ``accelerate launch``, each tagging its share
+of the shards with its own model.
+
+Every process reads the inputs as a stream, tags ``chunk_size`` documents per call, and writes
+each chunk as it is done, so memory stays that of one chunk whatever the size of the corpus.
+The same shard is always cut into the same chunks, so one process, several processes and a
+resumed run write identical files.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
+
+from swiss_ner.corpus.job import Job
+from swiss_ner.corpus.shards import ShardWriter, prepare_folder, remove_stale_files
+from swiss_ner.corpus.sources import read_rows
+
+# The exceptions a document itself can cause in the tagger; anything else stops the run.
+DOCUMENT_ERRORS = (ValueError, TypeError, IndexError)
+
+
+def text_error(text: object) -> str | None:
+    """Why a value cannot be tagged as a document, or None when it can."""
+    if isinstance(text, str):
+        return None
+    return f"text is {'null' if text is None else type(text).__name__}, expected a string"
+
+
+def tag_records(tagger, rows: Iterable[tuple[object, object]]) -> list[dict]:
+    """Output rows ``{"id", "text", "entities", "error"}`` for ``(id, text)`` pairs, in order.
+
+    Documents that cannot be tagged get an error instead of entities; one bad document in a
+    chunk does not cost the others theirs.
+    """
+    records = [
+        {"id": identifier, "text": text if isinstance(text, str) else None, "entities": [],
+         "error": text_error(text)}
+        for identifier, text in rows
+    ]
+    todo = [record for record in records if record["error"] is None]
+    try:
+        tagged = tagger.tag([record["text"] for record in todo])
+    except DOCUMENT_ERRORS:
+        tagged = [_tag_one(tagger, record) for record in todo]
+    for record, entities in zip(todo, tagged, strict=True):
+        record["entities"] = [
+            {"text": e.text, "type": e.type, "score": e.score, "start": e.start, "end": e.end}
+            for e in entities
+        ]
+    return records
+
+
+def _tag_one(tagger, record: dict) -> list:
+    try:
+        return tagger.tag([record["text"]])[0]
+    except DOCUMENT_ERRORS as error:
+        record["error"] = " ".join(f"{type(error).__name__}: {error}".split())
+        return []
+
+
+def chunks(rows: Iterator, size: int) -> Iterator[list]:
+    while chunk := list(islice(rows, size)):
+        yield chunk
+
+
+def cpu_threads(num_processes: int) -> int:
+    """This process's share of the cores, as training splits them."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, (cores or 1) // num_processes)
+
+
+def my_shards(job: Job, state) -> list[int]:
+    """The shards of this process (accelerate's split, contiguous blocks), unfinished ones."""
+    with state.split_between_processes(list(range(job.num_shards))) as shards:
+        return [shard for shard in shards if not job.finished(shard)]
+
+
+def start(job: Job, state, overwrite: bool) -> int:
+    """Check or create the output folder (the main process writes, the others only check) and
+    return the documents left to tag in the whole job, counted before any process writes."""
+    manifest = job.manifest("local")
+    if state.is_main_process:
+        prepare_folder(job.output, manifest, overwrite)
+        remove_stale_files(job.output, [".part-*.tmp"])
+    elif not overwrite:
+        prepare_folder(job.output, manifest, overwrite=False)
+    pending = sum(_size(job, shard) for shard in range(job.num_shards) if not job.finished(shard))
+    state.wait_for_everyone()
+    return pending
+
+
+def _size(job: Job, shard: int) -> int:
+    start_row, stop_row = job.rows_of(shard)
+    return stop_row - start_row
+
+
+def tag_shards(
+    job: Job, shards: Iterable[int], tagger, on_chunk: Callable[[list[dict]], None] | None = None
+) -> int:
+    """Tag and write the given shards; returns the documents tagged."""
+    done = 0
+    for shard in shards:
+        start_row, stop_row = job.rows_of(shard)
+        rows = read_rows(job.files, job.text_column, job.id_column, start_row, stop_row)
+        writer = ShardWriter(job.output, shard, job.fmt, id_is_string=job.id_column is not None)
+        try:
+            for chunk in chunks(rows, job.chunk_size):
+                records = tag_records(tagger, chunk)
+                writer.write(records)
+                done += len(records)
+                if on_chunk:
+                    on_chunk(records)
+        except BaseException:
+            writer.discard()
+            raise
+        writer.close()
+    return done
