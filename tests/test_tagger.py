@@ -81,7 +81,7 @@ def test_decode_entities_slices_text_and_averages_scores():
     scores = [0.9, 0.9, 0.9, 0.8, 0.6, 0.99]
     [entity] = decode_entities(words, tags, scores, text)
     assert entity.text == "Credit  Suisse" == text[entity.start : entity.end]
-    assert (entity.type, entity.entity_group) == ("ORG", "ORG")
+    assert entity.type == "ORG"
     assert entity.score == pytest.approx(0.7)
     assert (entity.word_start, entity.word_end) == (3, 5)
     assert decode_entities(words, tags, scores)[0].text == "Credit  Suisse"

@@ -71,7 +71,8 @@ def run_local(config: CorpusConfig, job) -> int:
     todo = sum(job.rows_of(shard)[1] - job.rows_of(shard)[0] for shard in shards)
     tagger = load_tagger(config, config.device or ("cpu" if cpu else state.device))
     started = time.perf_counter()
-    with tqdm(total=todo, unit="doc", desc="tagging", file=sys.stderr, dynamic_ncols=True,
+    share = f" (process 0's share of {state.num_processes})" if state.num_processes > 1 else ""
+    with tqdm(total=todo, unit="doc", desc=f"tagging{share}", file=sys.stderr, dynamic_ncols=True,
               disable=not (config.progress and state.is_main_process)) as bar:
         local.tag_shards(job, shards, tagger, lambda records: bar.update(len(records)))
     state.wait_for_everyone()
@@ -79,7 +80,8 @@ def run_local(config: CorpusConfig, job) -> int:
     if state.is_main_process:
         manifest = read_manifest(job.output)
         write_manifest(job.output, {**manifest, "complete": True})
-        print(summary_line(summarize(job.output, job.fmt), seconds, pending))
+        summary = summarize(job.output, job.fmt, job.id_column is not None)
+        print(summary_line(summary, seconds, pending))
     return 0
 
 
@@ -88,10 +90,10 @@ def run_ray(config: CorpusConfig, job) -> int:
     from swiss_ner.corpus.shards import summarize
 
     started = time.perf_counter()
-    tag_with_ray(job, config)
+    tagged = tag_with_ray(job, config)
     seconds = time.perf_counter() - started
-    summary = summarize(job.output, job.fmt)
-    print(summary_line(summary, seconds, summary["documents"]))
+    summary = summarize(job.output, job.fmt, job.id_column is not None)
+    print(summary_line(summary, seconds, tagged))
     return 0
 
 

@@ -31,19 +31,23 @@ class CorpusConfig:
         default_factory=lambda: os.environ.get(MODEL_ENV),
         metadata=option(f"Local model folder or Hub repo id (default: ${MODEL_ENV})."),
     )
-    text_column: str = field(default="text", metadata=option("Column that holds the documents."))
+    text_column: str = field(
+        default="text", metadata=option("Column that holds the documents (default: text).")
+    )
     id_column: str | None = field(
         default=None,
         metadata=option("Column copied into the output's id, as a string (default: row number)."),
     )
     format: str = field(
-        default="parquet", metadata=option("Shard format.", choices=CORPUS_FORMATS)
+        default="parquet",
+        metadata=option("Shard format (default: parquet).", choices=CORPUS_FORMATS),
     )
     shard_size: int = field(
-        default=10_000, metadata=option("Documents per output shard (the unit of resuming).")
+        default=10_000,
+        metadata=option("Documents per output shard, the unit of resuming (default: 10000)."),
     )
     chunk_size: int = field(
-        default=256, metadata=option("Documents read, tagged and written together.")
+        default=256, metadata=option("Documents read, tagged and written together (default: 256).")
     )
     overwrite: bool = field(
         default=False, metadata=option("Delete an earlier output in --output and start over.")
@@ -51,8 +55,8 @@ class CorpusConfig:
     engine: str = field(
         default="local",
         metadata=option(
-            "local: this process (or each process of `accelerate launch`); ray: a Ray Data "
-            "pipeline (needs swiss-ner[ray]).",
+            "local (default): this process (or each process of `accelerate launch`); ray: a "
+            "Ray Data pipeline (needs swiss-ner[ray]).",
             choices=ENGINES,
         ),
     )
@@ -61,8 +65,15 @@ class CorpusConfig:
         metadata=option("Ray cluster to connect to, e.g. auto or ray://HOST:10001 (default: "
                         "start Ray locally)."),
     )
-    ray_actors: int = field(default=1, metadata=option("Ray actors, each with its own model."))
-    ray_cpus_per_actor: float = field(default=1.0, metadata=option("CPUs reserved per actor."))
+    ray_actors: int = field(
+        default=1,
+        metadata=option(
+            "Ray actors, each with its own model (default: 1); leave CPUs free for reading."
+        ),
+    )
+    ray_cpus_per_actor: float = field(
+        default=1.0, metadata=option("CPUs reserved per actor (default: 1).")
+    )
     batch_size: int | None = field(default=None, metadata=option("Windows per forward pass."))
     device: str | None = field(
         default=None, metadata=option("Torch device (default: the process's GPU, else cpu).")

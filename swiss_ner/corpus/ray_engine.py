@@ -82,15 +82,16 @@ def _read(ray, file, text_column: str, id_column: str | None):
     return dataset.select_columns(columns).rename_columns(names)
 
 
-def tag_with_ray(job: Job, config) -> None:
-    """Run the job on Ray (local unless ``config.ray_address``) and mark the folder complete.
+def tag_with_ray(job: Job, config) -> int:
+    """Run the job on Ray (local unless ``config.ray_address``), mark the folder complete and
+    return the documents tagged (0 when the folder was already complete).
 
     A Ray job is one unit: a folder it left incomplete is tagged again from the start.
     """
     ray = _import_ray()
     prepare_folder(job.output, job.manifest("ray"), config.overwrite)
     if read_manifest(job.output).get("complete"):
-        return
+        return 0
     remove_stale_files(job.output, ["*.parquet", ".*"])
     if not ray.is_initialized():
         ray.init(address=config.ray_address, include_dashboard=False, log_to_driver=False)
@@ -121,3 +122,4 @@ def tag_with_ray(job: Job, config) -> None:
     )
     tagged.write_parquet(str(job.output.resolve()), min_rows_per_file=job.shard_size)
     write_manifest(job.output, {**read_manifest(job.output), "complete": True})
+    return job.total

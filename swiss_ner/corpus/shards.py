@@ -166,12 +166,14 @@ def remove_stale_files(folder: str | Path, patterns: Iterable[str]) -> None:
             path.unlink(missing_ok=True)
 
 
-def summarize(folder: str | Path, fmt: str) -> dict:
+def summarize(folder: str | Path, fmt: str, id_is_string: bool) -> dict:
     """Documents, entities per type and error rows of every shard in the folder."""
     import pyarrow.compute as pc
     import pyarrow.dataset as ds
 
-    dataset = ds.dataset(str(folder), format="json" if fmt == "jsonl" else "parquet")
+    # The schema is given: a JSONL shard without entities or errors would read as nulls.
+    dataset = ds.dataset(str(folder), format="json" if fmt == "jsonl" else "parquet",
+                         schema=schema(id_is_string))
     documents, errors, types = 0, 0, Counter()
     for batch in dataset.to_batches(columns=["entities", "error"]):
         documents += batch.num_rows

@@ -9,12 +9,13 @@ tokens, and only the first pieces' logits are read.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from swiss_ner.constants import split_tag
+from swiss_ner.inference.windows import Window, sentence_windows
 from swiss_ner.inference.words import Word, model_words, split_sentences, split_words
 
 # Windows and padded tokens per forward pass when not given: measured on a small XLM-R, larger
@@ -41,14 +42,6 @@ class Entity:
     end: int
     word_start: int
     word_end: int
-
-    @property
-    def entity_group(self) -> str:
-        """The name ``transformers`` pipelines use for :attr:`type`."""
-        return self.type
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def decode_iob2(tags: Sequence[str]) -> list[tuple[str, int, int]]:
@@ -132,88 +125,6 @@ def _as_texts(texts: str | Iterable[str]) -> list[str]:
 
 def _type_name(value: object) -> str:
     return "None" if value is None else type(value).__name__
-
-
-def _windows(piece_counts: Sequence[int], budget: int, context: int) -> list[tuple[int, int]]:
-    """Word windows ``(start, end)`` of at most ``budget`` sub-words that cover every word.
-
-    Consecutive windows overlap by about ``context`` sub-words so that every word can be read from
-    a window where it has context on both sides. A word longer than ``budget`` gets its own window
-    (its tail is cut; its first piece, the one that is read, survives).
-    """
-    windows: list[tuple[int, int]] = []
-    start, total = 0, len(piece_counts)
-    while start < total:
-        end, used = start, 0
-        while end < total and (end == start or used + piece_counts[end] <= budget):
-            used += piece_counts[end]
-            end += 1
-        windows.append((start, end))
-        if end == total:
-            break
-        next_start, overlap = end, 0
-        while next_start - 1 > start and overlap + piece_counts[next_start - 1] <= context:
-            next_start -= 1
-            overlap += piece_counts[next_start]
-        start = next_start
-    return windows
-
-
-def _choose_window(windows: Sequence[tuple[int, int]], total: int) -> list[int]:
-    """For each word, the window in which it lies furthest from an edge (most context)."""
-    best = [-1] * total
-    margin = [-1] * total
-    for number, (start, end) in enumerate(windows):
-        for index in range(start, end):
-            distance = min(index - start, end - 1 - index)
-            if distance > margin[index]:
-                best[index], margin[index] = number, distance
-    return best
-
-
-@dataclass(frozen=True)
-class _Window:
-    """One model input: its piece ids, and for each piece the index (among all words of the
-    request) of the word it is read for, or -1 (special token, continuation piece, or a word read
-    from another window)."""
-
-    ids: list[int]
-    read_for: list[int]
-
-
-def _sentence_windows(
-    ids: list[int], word_ids: list[int | None], offset: int, budget: int, context: int
-) -> list[_Window]:
-    """The windows that read one tokenised sentence whose words are numbered from ``offset``."""
-    content = [position for position, word in enumerate(word_ids) if word is not None]
-    if not content:
-        return []
-    first, last = content[0], content[-1] + 1
-    prefix, pieces, suffix = ids[:first], ids[first:last], ids[last:]
-    words = word_ids[first:last]
-    read_for = [
-        offset + word if position == 0 or word != words[position - 1] else -1
-        for position, word in enumerate(words)
-    ]
-    specials = ([-1] * len(prefix), [-1] * len(suffix))
-    if len(pieces) <= budget:
-        return [_Window(prefix + pieces + suffix, specials[0] + read_for + specials[1])]
-
-    piece_counts = [0] * (words[-1] + 1)
-    for word in words:
-        piece_counts[word] += 1
-    bounds = [0]
-    for count in piece_counts:
-        bounds.append(bounds[-1] + count)
-    word_windows = _windows([max(count, 1) for count in piece_counts], budget, context)
-    best = _choose_window(word_windows, len(piece_counts))
-    windows = []
-    for number, (start, end) in enumerate(word_windows):
-        kept = {offset + word for word in range(start, end) if best[word] == number}
-        span = slice(bounds[start], min(bounds[end], bounds[start] + budget))
-        reads = [index if index in kept else -1 for index in read_for[span]]
-        windows.append(_Window(prefix + pieces[span] + suffix, specials[0] + reads + specials[1]))
-    return windows
 
 
 class NerTagger:
@@ -395,7 +306,7 @@ class NerTagger:
             position = end
         return results
 
-    def _plan_windows(self, sentences: Sequence[Sequence[str]]) -> list[_Window]:
+    def _plan_windows(self, sentences: Sequence[Sequence[str]]) -> list[Window]:
         """Tokenise every sentence once and cut it into the windows the model reads."""
         nonempty = [number for number, words in enumerate(sentences) if words]
         if not nonempty:
@@ -410,19 +321,19 @@ class NerTagger:
         offsets = [0]
         for words in sentences:
             offsets.append(offsets[-1] + len(words))
-        windows: list[_Window] = []
+        windows: list[Window] = []
         for number, encoding in zip(nonempty, encodings, strict=True):
             windows.extend(
-                _sentence_windows(
+                sentence_windows(
                     encoding.ids, encoding.word_ids, offsets[number], self.budget, self.context
                 )
             )
         return windows
 
-    def _batches(self, windows: list[_Window]) -> Iterator[list[_Window]]:
+    def _batches(self, windows: list[Window]) -> Iterator[list[Window]]:
         """Windows sorted by length, in batches of at most ``batch_size`` windows and
         ``max_batch_tokens`` padded tokens, so that little compute goes into padding."""
-        batch: list[_Window] = []
+        batch: list[Window] = []
         for window in sorted(windows, key=lambda window: len(window.ids)):
             padded = (len(batch) + 1) * len(window.ids)
             if batch and (len(batch) == self.batch_size or padded > self.max_batch_tokens):
@@ -434,7 +345,7 @@ class NerTagger:
 
     @torch.inference_mode()
     def _read_batch(
-        self, batch: list[_Window], labels: torch.Tensor, probabilities: torch.Tensor
+        self, batch: list[Window], labels: torch.Tensor, probabilities: torch.Tensor
     ) -> None:
         """Run one batch and store the label and probability of every word it is read for."""
         width = max(len(window.ids) for window in batch)

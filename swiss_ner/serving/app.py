@@ -98,23 +98,7 @@ def create_app(
     async def tag_route(request: Request) -> JSONResponse:
         started = time.perf_counter()
         texts: list[str] = []
-        try:
-            check_api_key(request.headers.get("authorization"), config.api_key)
-            body = await read_body(
-                request.stream(), request.headers.get("content-length"), config.max_body_bytes
-            )
-            parsed = parse_request(body, config.max_text_chars)
-            texts = parsed.texts
-            results = await batcher.submit(texts) if texts else []
-            response = JSONResponse(answer(parsed, results))
-        except RequestError as error:
-            response = error_response(error.status, error.message, error.headers)
-        except QueueFull as error:
-            response = error_response(
-                503, f"server busy: {error}; retry later", {"Retry-After": str(RETRY_AFTER_S)}
-            )
-        except Exception as error:  # the model failed on these texts; the server goes on
-            response = error_response(500, f"tagging failed: {type(error).__name__}: {error}")
+        response = await _answer_request(request, batcher, config, texts)
         _log(request, response, texts, started, config.log_texts)
         return response
 
@@ -142,6 +126,29 @@ def create_app(
     )
     app.state.batcher = batcher
     return app
+
+
+async def _answer_request(
+    request: Request, batcher: Batcher, config: ServeConfig, texts: list[str]
+) -> JSONResponse:
+    """The answer to one ``POST /``; ``texts`` receives the request's texts, for the log."""
+    try:
+        check_api_key(request.headers.get("authorization"), config.api_key)
+        body = await read_body(
+            request.stream(), request.headers.get("content-length"), config.max_body_bytes
+        )
+        parsed = parse_request(body, config.max_text_chars)
+        texts.extend(parsed.texts)
+        results = await batcher.submit(parsed.texts) if parsed.texts else []
+        return JSONResponse(answer(parsed, results))
+    except RequestError as error:
+        return error_response(error.status, error.message, error.headers)
+    except QueueFull as error:
+        return error_response(
+            503, f"server busy: {error}; retry later", {"Retry-After": str(RETRY_AFTER_S)}
+        )
+    except Exception as error:  # the model failed on these texts; the server goes on
+        return error_response(500, f"tagging failed: {type(error).__name__}: {error}")
 
 
 def _log(request: Request, response, texts: list[str], started: float, log_texts: bool) -> None:

@@ -1,0 +1,89 @@
+"""How a sentence longer than the model reads is cut into overlapping windows of sub-words, and
+from which window each word is read: the one where it has the most context on both sides."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+def word_windows(piece_counts: Sequence[int], budget: int, context: int) -> list[tuple[int, int]]:
+    """Word windows ``(start, end)`` of at most ``budget`` sub-words that cover every word.
+
+    Consecutive windows overlap by about ``context`` sub-words so that every word can be read from
+    a window where it has context on both sides. A word longer than ``budget`` gets its own window
+    (its tail is cut; its first piece, the one that is read, survives).
+    """
+    windows: list[tuple[int, int]] = []
+    start, total = 0, len(piece_counts)
+    while start < total:
+        end, used = start, 0
+        while end < total and (end == start or used + piece_counts[end] <= budget):
+            used += piece_counts[end]
+            end += 1
+        windows.append((start, end))
+        if end == total:
+            break
+        next_start, overlap = end, 0
+        while next_start - 1 > start and overlap + piece_counts[next_start - 1] <= context:
+            next_start -= 1
+            overlap += piece_counts[next_start]
+        start = next_start
+    return windows
+
+
+def choose_window(windows: Sequence[tuple[int, int]], total: int) -> list[int]:
+    """For each word, the window in which it lies furthest from an edge (most context)."""
+    best = [-1] * total
+    margin = [-1] * total
+    for number, (start, end) in enumerate(windows):
+        for index in range(start, end):
+            distance = min(index - start, end - 1 - index)
+            if distance > margin[index]:
+                best[index], margin[index] = number, distance
+    return best
+
+
+@dataclass(frozen=True)
+class Window:
+    """One model input: its piece ids, and for each piece the index (among all words of the
+    request) of the word it is read for, or -1 (special token, continuation piece, or a word read
+    from another window)."""
+
+    ids: list[int]
+    read_for: list[int]
+
+
+def sentence_windows(
+    ids: list[int], word_ids: list[int | None], offset: int, budget: int, context: int
+) -> list[Window]:
+    """The windows that read one tokenised sentence whose words are numbered from ``offset``."""
+    content = [position for position, word in enumerate(word_ids) if word is not None]
+    if not content:
+        return []
+    first, last = content[0], content[-1] + 1
+    prefix, pieces, suffix = ids[:first], ids[first:last], ids[last:]
+    words = word_ids[first:last]
+    read_for = [
+        offset + word if position == 0 or word != words[position - 1] else -1
+        for position, word in enumerate(words)
+    ]
+    specials = ([-1] * len(prefix), [-1] * len(suffix))
+    if len(pieces) <= budget:
+        return [Window(prefix + pieces + suffix, specials[0] + read_for + specials[1])]
+
+    piece_counts = [0] * (words[-1] + 1)
+    for word in words:
+        piece_counts[word] += 1
+    bounds = [0]
+    for count in piece_counts:
+        bounds.append(bounds[-1] + count)
+    spans = word_windows([max(count, 1) for count in piece_counts], budget, context)
+    best = choose_window(spans, len(piece_counts))
+    windows = []
+    for number, (start, end) in enumerate(spans):
+        kept = {offset + word for word in range(start, end) if best[word] == number}
+        span = slice(bounds[start], min(bounds[end], bounds[start] + budget))
+        reads = [index if index in kept else -1 for index in read_for[span]]
+        windows.append(Window(prefix + pieces[span] + suffix, specials[0] + reads + specials[1]))
+    return windows
