@@ -10,7 +10,8 @@ import threading
 
 import pytest
 
-from swiss_ner.commands.tag import STREAM_CHUNK, collect_texts, file_lines
+from swiss_ner.commands.tag import STREAM_CHUNK, collect_texts
+from swiss_ner.inference.texts import text_lines
 
 TEXT = "Die Credit Suisse hat ihren Sitz in Zürich."
 
@@ -41,9 +42,9 @@ def test_first_chunk_is_printed_before_stdin_ends(trained_model_dir):
 def test_file_lines_stream_like_the_whole_file_reader(tmp_path):
     path = tmp_path / "news.txt"
     path.write_bytes("\ufeffBern\r\n\nGenf\rBasel\n  \nLugano".encode())
-    assert list(file_lines(str(path))) == ["Bern", "Genf", "Basel", "Lugano"]
+    assert list(text_lines(str(path))) == ["Bern", "Genf", "Basel", "Lugano"]
     assert collect_texts(["Chur"], [str(path)], None) == ["Chur", "Bern", "Genf", "Basel", "Lugano"]
     bad = tmp_path / "bad.txt"
     bad.write_bytes(b"ok\r\nZ\xfcrich\n")
     with pytest.raises(ValueError, match=r"bad.txt:2: not valid UTF-8 \(byte 0xfc at column 2\)"):
-        list(file_lines(str(bad)))
+        list(text_lines(str(bad)))

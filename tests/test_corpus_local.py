@@ -138,7 +138,7 @@ def test_folder_of_other_options_or_files_is_refused(model, tmp_path, capsys):
     capsys.readouterr()
     assert tag_corpus(str(source), "-o", str(out), "--model", model, "--shard-size", "2") == 1
     error = capsys.readouterr().err
-    assert "was written with other options; pass --overwrite" in error
+    assert "was written with other options (--shard-size 2, was 10000); pass --overwrite" in error
     assert len(error.strip().splitlines()) == 1
     assert tag_corpus(str(source), "-o", str(out), "--model", model, "--shard-size", "2",
                       "--overwrite") == 0

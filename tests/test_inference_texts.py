@@ -48,8 +48,8 @@ def test_numbered_lines_keep_blank_lines_and_count_every_line_end(tmp_path):
 
     path = tmp_path / "train-de.tsv"
     path.write_bytes("\ufeffBern\tB-LOC\r\n\r\nGenf\tB-LOC\rZug\tB-LOC\n".encode())
-    assert numbered_lines(path) == [(1, "Bern\tB-LOC"), (2, ""), (3, "Genf\tB-LOC"),
+    assert list(numbered_lines(path)) == [(1, "Bern\tB-LOC"), (2, ""), (3, "Genf\tB-LOC"),
                                     (4, "Zug\tB-LOC")]
     path.write_bytes(b"eins\r\nzwei\rdrei Caf\xe9\n")
     with pytest.raises(ValueError, match=r"de.tsv:3: not valid UTF-8 \(byte 0xe9 at column 9"):
-        numbered_lines(path)
+        list(numbered_lines(path))

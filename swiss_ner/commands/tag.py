@@ -2,51 +2,23 @@
 
 from __future__ import annotations
 
-import codecs
 import json
-import re
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from typing import TextIO
 
 from swiss_ner.config import TagConfig
+from swiss_ner.inference.texts import text_lines
 
 # Texts tagged together: enough to fill batches, few enough that output starts at once.
 STREAM_CHUNK = 64
-NEWLINES = re.compile(r"\r\n|\r|\n")
 
 
 def _lines(handle: TextIO) -> Iterator[str]:
     for line in handle:
         if line.strip():
             yield line.rstrip("\r\n")
-
-
-def file_lines(path: str) -> Iterator[str]:
-    """The non-blank lines of a UTF-8 file, read as a stream (no leading BOM; ``\n``, ``\r\n``
-    or ``\r`` end a line); a byte that is not UTF-8 raises ValueError naming line and column."""
-    number = 0
-    with open(path, "rb") as handle:
-        for data in handle:
-            if number == 0 and data.startswith(codecs.BOM_UTF8):
-                data = data[len(codecs.BOM_UTF8) :]
-            try:
-                text = data.decode("utf-8")
-            except UnicodeDecodeError as error:
-                before = data[: error.start]
-                line = number + len(NEWLINES.findall(before.decode("utf-8", "replace"))) + 1
-                start = max(before.rfind(b"\r"), before.rfind(b"\n")) + 1
-                column = len(before[start:].decode("utf-8", errors="replace")) + 1
-                raise ValueError(
-                    f"{path}:{line}: not valid UTF-8 (byte 0x{data[error.start]:02x} at column "
-                    f"{column}); save the file as UTF-8"
-                ) from None
-            pieces = NEWLINES.split(text)
-            if len(pieces) > 1 and not pieces[-1]:
-                pieces.pop()
-            number += len(pieces)
-            yield from (piece for piece in pieces if piece.strip())
 
 
 def iter_texts(texts: Sequence[str], files: Sequence[str], stdin: TextIO) -> Iterator[str]:
@@ -58,7 +30,7 @@ def iter_texts(texts: Sequence[str], files: Sequence[str], stdin: TextIO) -> Ite
         else:
             yield text
     for path in files:
-        yield from file_lines(path)
+        yield from text_lines(path)
     if not texts and not files:
         if stdin.isatty():
             print("Reading texts from stdin, one per line (Ctrl-D to end).", file=sys.stderr)

@@ -129,8 +129,7 @@ def prepare_folder(folder: str | Path, manifest: dict, overwrite: bool) -> None:
         shutil.rmtree(folder)
         existing = None
     if existing is not None:
-        changed = [key for key in manifest if key != "complete" and existing.get(key) !=
-                   manifest[key]]
+        changed = _differences(existing, manifest)
         if changed:
             raise ValueError(
                 f"--output {folder} was written with other {', '.join(changed)}; pass --overwrite "
@@ -139,6 +138,24 @@ def prepare_folder(folder: str | Path, manifest: dict, overwrite: bool) -> None:
         return
     folder.mkdir(parents=True, exist_ok=True)
     write_manifest(folder, manifest)
+
+
+def _differences(existing: dict, manifest: dict) -> list[str]:
+    """What differs between a folder's manifest and this run's: ``options (--chunk-size 8, was
+    256)`` names each option; inputs, model and engine are named as a whole."""
+    changed = []
+    for key in manifest:
+        if key == "complete" or existing.get(key) == manifest[key]:
+            continue
+        if key == "options" and isinstance(existing.get(key), dict):
+            options = [
+                f"--{name.replace('_', '-')} {value}, was {existing[key].get(name)}"
+                for name, value in manifest[key].items() if existing[key].get(name) != value
+            ]
+            changed.append(f"options ({'; '.join(options)})")
+        else:
+            changed.append(key)
+    return changed
 
 
 def read_manifest(folder: str | Path) -> dict | None:
@@ -175,7 +192,9 @@ def summarize(folder: str | Path, fmt: str, id_is_string: bool) -> dict:
     dataset = ds.dataset(str(folder), format="json" if fmt == "jsonl" else "parquet",
                          schema=schema(id_is_string))
     documents, errors, types = 0, 0, Counter()
-    for batch in dataset.to_batches(columns=["entities", "error"]):
+    # One batch at a time: readahead would hold most shards of a large folder in memory at once.
+    for batch in dataset.to_batches(columns=["entities", "error"], batch_readahead=0,
+                                    fragment_readahead=0, batch_size=8192):
         documents += batch.num_rows
         errors += batch.num_rows - batch.column("error").null_count
         entities = pc.list_flatten(batch.column("entities"))
