@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -183,7 +184,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("swiss_ner").setLevel(logging.INFO)
     try:
         config = cfg.config_from_namespace(command.config, args)
-        return int(_handler(command)(config) or 0)
+        status = int(_handler(command)(config) or 0)
+        if argv is None and status == 0:
+            # The program's work is done and saved: a SIGTERM while the interpreter closes
+            # (a job's end often sends one) must not turn exit 0 into 143. Only for the program
+            # itself: an in-process caller keeps its signals.
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        return status
     except (ValueError, OSError, RuntimeError) as error:
         if args.debug:
             raise

@@ -9,6 +9,7 @@ scored on test, and the card leads with it.
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 
 import pandas as pd
@@ -67,6 +68,9 @@ def misc_model(misc_data, small_model_dir, tmp_path_factory) -> Path:
                      *TINY_TRAINING])
     if code != 0:
         pytest.fail(f"swiss-ner train exited {code} on the MISC data (see the captured stderr)")
+    # An in-process run leaves its caller's signals as they were: a SIGTERM left ignored would be
+    # inherited by every process the caller starts afterwards.
+    assert signal.getsignal(signal.SIGTERM) is not signal.SIG_IGN
     return out
 
 

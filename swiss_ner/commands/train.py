@@ -3,8 +3,6 @@ progress through accelerate, so only the main process talks."""
 
 from __future__ import annotations
 
-import signal
-
 from swiss_ner.config import TrainConfig
 
 
@@ -13,6 +11,4 @@ def run(config: TrainConfig) -> int:
     from swiss_ner.training import train
 
     train(config)
-    # The run is saved and complete: a SIGTERM while the process closes must not turn it into 143.
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     return 0

@@ -62,7 +62,7 @@ class StopRequest:
         self.previous = {}
         for sig in (signal.SIGTERM, signal.SIGINT):
             try:
-                self.previous[sig] = signal.signal(sig, self._request)
+                self.previous[sig] = signal.signal(sig, self._request) or signal.SIG_DFL
             except ValueError:  # not the main thread: leave signals alone
                 pass
 

@@ -116,14 +116,16 @@ def warn_if_disk_is_small(loop: Loop) -> None:
 def sigterm_ignored() -> Iterator[None]:
     """SIGTERM ignored while the finished run saves and closes (a job's end often sends it)."""
     try:
-        previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        # None means a handler set outside Python; restoring the default is then the safe choice
+        # (a SIGTERM left ignored would be inherited by every process started afterwards).
+        previous = signal.signal(signal.SIGTERM, signal.SIG_IGN) or signal.SIG_DFL
     except ValueError:  # not the main thread: leave signals alone
-        previous = None
+        yield
+        return
     try:
         yield
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGTERM, previous)
 
 
 def save_outputs(loop: Loop, tokenizer, results: RunResults) -> None:
