@@ -114,7 +114,7 @@ COMMANDS: dict[str, Command] = {
         "Tag every document of JSONL, Parquet, CSV or text files (one document per line) and "
         "write one row per input row (id, text, entities with offsets into the text, error) to "
         "a folder of Parquet shards that pyarrow, pandas, DuckDB or Spark read as one dataset. "
-        "Streaming, with bounded memory; rerun the same command after a crash to continue.",
+        "Streamed a chunk at a time; rerun the same command after a crash to continue.",
         TAG_CORPUS_EPILOG,
     ),
     "demo": Command(

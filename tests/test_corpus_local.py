@@ -222,3 +222,10 @@ def test_duckdb_query_of_the_readme_runs_on_the_output(model, tmp_path):
     assert duckdb.sql(f"SELECT count(*) FROM read_parquet('{out}/*.parquet')").fetchall() == [
         (16,)
     ]
+
+
+def test_consecutive_shards_share_one_input_stream():
+    from swiss_ner.corpus.local import contiguous_runs
+
+    assert list(contiguous_runs([3, 4, 5, 9, 11, 12])) == [[3, 4, 5], [9], [11, 12]]
+    assert list(contiguous_runs([])) == []

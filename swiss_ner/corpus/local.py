@@ -96,24 +96,45 @@ def _size(job: Job, shard: int) -> int:
     return stop_row - start_row
 
 
+def contiguous_runs(shards: Iterable[int]) -> Iterator[list[int]]:
+    """``[3, 4, 5, 9]`` -> ``[3, 4, 5]``, ``[9]``: shards one input stream can read in turn."""
+    run: list[int] = []
+    for shard in shards:
+        if run and shard != run[-1] + 1:
+            yield run
+            run = []
+        run.append(shard)
+    if run:
+        yield run
+
+
 def tag_shards(
     job: Job, shards: Iterable[int], tagger, on_chunk: Callable[[list[dict]], None] | None = None
 ) -> int:
-    """Tag and write the given shards; returns the documents tagged."""
+    """Tag and write the given shards; returns the documents tagged. Consecutive shards share one
+    input stream, so no row is read twice (a stream opened at shard k would skip k shards)."""
     done = 0
-    for shard in shards:
-        start_row, stop_row = job.rows_of(shard)
+    for run in contiguous_runs(shards):
+        start_row, stop_row = job.rows_of(run[0])[0], job.rows_of(run[-1])[1]
         rows = read_rows(job.files, job.text_column, job.id_column, start_row, stop_row)
-        writer = ShardWriter(job.output, shard, job.fmt, id_is_string=job.id_column is not None)
-        try:
-            for chunk in chunks(rows, job.chunk_size):
-                records = tag_records(tagger, chunk)
-                writer.write(records)
-                done += len(records)
-                if on_chunk:
-                    on_chunk(records)
-        except BaseException:
-            writer.discard()
-            raise
-        writer.close()
+        for shard in run:
+            first, last = job.rows_of(shard)
+            done += _tag_shard(job, shard, islice(rows, last - first), tagger, on_chunk)
+    return done
+
+
+def _tag_shard(job: Job, shard: int, rows: Iterator, tagger, on_chunk) -> int:
+    writer = ShardWriter(job.output, shard, job.fmt, id_is_string=job.id_column is not None)
+    done = 0
+    try:
+        for chunk in chunks(rows, job.chunk_size):
+            records = tag_records(tagger, chunk)
+            writer.write(records)
+            done += len(records)
+            if on_chunk:
+                on_chunk(records)
+    except BaseException:
+        writer.discard()
+        raise
+    writer.close()
     return done
