@@ -163,8 +163,9 @@ def train_config(model: str, data_dir: str, output_dir: str, **fields):
     from swiss_ner.config import TrainConfig
 
     defaults = {"eval_langs": ["de"], "max_eval_samples": 1, "report_to": "none", "cpu": True}
-    return TrainConfig(
-        model_name_or_path=model, data_dir=data_dir, output_dir=output_dir, **defaults | fields
+    return TrainConfig.from_flat(
+        {"model_name_or_path": model, "data_dir": data_dir, "output_dir": output_dir}
+        | defaults | fields
     )
 
 

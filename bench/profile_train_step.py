@@ -105,7 +105,7 @@ def main() -> None:
             step()
     total = sum(phases.values())
     print(
-        f"Per step over {args.steps} steps (batch {config.batch_size}, "
+        f"Per step over {args.steps} steps (batch {config.batching.batch_size}, "
         f"{torch.get_num_threads()} threads, precision {args.mixed_precision}, float32 "
         f"products {args.matmul_precision}, padded to {args.pad_to or 1}, {len(shapes)} "
         f"distinct batch shapes), profiler {'off' if args.no_profiler else 'on'}: "

@@ -13,7 +13,6 @@ step and the cost per computed token. Nothing is written to bench/RESULTS.md.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import statistics
 import time
 
@@ -40,6 +39,7 @@ def step_kinds(args) -> dict:
     """name -> (a step function, an endless stream of its batches)."""
     from transformers import AutoModelForTokenClassification
 
+    from swiss_ner.config import with_options
     from swiss_ner.constants import LABEL_NAMES
     from swiss_ner.training import (
         load_data,
@@ -56,7 +56,7 @@ def step_kinds(args) -> dict:
     config = harness.train_config(
         args.model, args.data_dir, "/tmp/step-parity", learning_rate=1e-3, num_threads=args.threads
     )
-    grouped = dataclasses.replace(config, group_by_length=True, pack=False, length_group_size=64)
+    grouped = with_options(config, group_by_length=True, pack=False, length_group_size=64)
     accelerator = make_accelerator(config)
     data = load_data(config, labels)
 

@@ -6,6 +6,8 @@ elapsed time so far, and the fingerprint of the run's configuration. Folders are
 step (``step_N``), so two checkpoints never tie, and ``latest`` means the most steps of *this*
 run: a checkpoint with another fingerprint is never resumed. The training options themselves
 are stored beside the fingerprint, so that a refused resume can say which options differ.
+Both speak of options by their command-line names (``TrainConfig.flat_dict``), whatever section
+holds them, so checkpoints written while the configuration was flat (schema 2) still resume.
 
 A write that fails (a full disk, most often) ends in one line naming the path and the
 checkpoint to resume from, and the partial folder is removed. A lock file in ``checkpoints/``
@@ -36,8 +38,8 @@ PARTIAL_PREFIX = ".partial-"
 LOCK_FILE = ".lock"
 OWNER_FILE = ".lock-owner.json"
 
-# Options that do not change what is trained: a run may be resumed or extended with others.
-# The options that do not decide the training trajectory, read from each field's stated role.
+# Options that do not change what is trained (read from each option's stated role, whatever
+# its section): a run may be resumed or extended with others.
 NON_TRAINING_FIELDS: frozenset[str] = fields_with_role(TrainConfig, RESULTS, BOOKKEEPING)
 
 
@@ -46,7 +48,8 @@ class CheckpointError(RuntimeError):
 
 
 def training_options(config_values: dict[str, Any]) -> dict[str, Any]:
-    """The options that decide the training trajectory, as stored in each checkpoint."""
+    """The options that decide the training trajectory, as stored in each checkpoint;
+    ``config_values`` names every option as on the command line (``TrainConfig.flat_dict``)."""
     return {k: v for k, v in sorted(config_values.items()) if k not in NON_TRAINING_FIELDS}
 
 
@@ -73,7 +76,7 @@ class TrainingState:
 
     @classmethod
     def for_run(cls, config_values: dict[str, Any]) -> TrainingState:
-        """The fresh state of a run with these options: fingerprint and option values."""
+        """The fresh state of a run with these options (by flag name): fingerprint and values."""
         return cls(fingerprint=config_fingerprint(config_values),
                    options=training_options(config_values))
 

@@ -1,7 +1,9 @@
 """``RunResults``: the typed run record behind ``results.json``.
 
 Training writes it; the model card, the push, the cross-lingual report and the error analysis
-read it. Every field has a type, and the schema version says which fields a file may hold.
+read it. Every field has a type, and the schema version says which fields a file may hold:
+schema 3 stores the run's configuration nested in its sections; schema 2 stored it flat and is
+still read, each option put into its section.
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 2
+from swiss_ner.config.training import TrainConfig
+
+SCHEMA_VERSION = 3
+FLAT_CONFIG_VERSION = 2  # the last schema with the configuration flat
 RESULTS_FILE = "results.json"
 
 
@@ -95,7 +100,7 @@ class Batching:
 class RunResults:
     """Everything a finished run reports; ``results.json`` is this, as JSON."""
 
-    config: dict[str, Any]
+    config: TrainConfig
     label_names: list[str]
     train_langs: list[str]
     eval_langs: list[str]
@@ -143,12 +148,15 @@ class RunResults:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> RunResults:
         version = values.get("schema_version")
-        if version != SCHEMA_VERSION:
+        if version not in (FLAT_CONFIG_VERSION, SCHEMA_VERSION):
             raise ValueError(
-                f"results schema version {version} is not {SCHEMA_VERSION}; re-run the "
-                "evaluation with this version of swiss-ner"
+                f"results schema version {version} is not {FLAT_CONFIG_VERSION} or "
+                f"{SCHEMA_VERSION}; re-run the evaluation with this version of swiss-ner"
             )
         values = dict(values)
+        read = TrainConfig.from_flat if version == FLAT_CONFIG_VERSION else TrainConfig.from_dict
+        values["config"] = read(values["config"])
+        values["schema_version"] = SCHEMA_VERSION  # read into today's layout, saved as such
         values["metrics"] = _language_scores(values["metrics"])
         values["test_metrics"] = _language_scores(values.get("test_metrics") or {})
         values["dataset"] = DatasetInfo(**values["dataset"])

@@ -63,7 +63,8 @@ def small_model_dir(tmp_path_factory, panx_dir) -> Path:
 
 @pytest.fixture(scope="session")
 def train_config_factory(small_model_dir, panx_dir, tmp_path_factory):
-    """Builds a short-run TrainConfig for the tiny model; keyword arguments override fields."""
+    """Builds a short-run TrainConfig for the tiny model; keyword arguments (options by their
+    command-line names, whatever section holds them) override these."""
     from swiss_ner.config import TrainConfig
 
     def make(**overrides) -> TrainConfig:
@@ -83,7 +84,7 @@ def train_config_factory(small_model_dir, panx_dir, tmp_path_factory):
             num_threads=1,
         )
         values.update(overrides)
-        return TrainConfig(**values)
+        return TrainConfig.from_flat(values)
 
     return make
 

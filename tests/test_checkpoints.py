@@ -18,11 +18,16 @@ from swiss_ner import checkpoints as ckpt
 from swiss_ner.config import TrainConfig
 
 
+def config_of(**options) -> TrainConfig:
+    """A configuration from options named as on the command line."""
+    return TrainConfig.from_flat(options)
+
+
 def save_state(output_dir: Path, steps: int, config: TrainConfig, with_options=True) -> Path:
     """A checkpoint folder holding only its training state (enough to find it)."""
     folder = output_dir / ckpt.CHECKPOINTS_DIR / ckpt.checkpoint_name(steps)
     folder.mkdir(parents=True)
-    state = ckpt.TrainingState.for_run(config.to_dict())
+    state = ckpt.TrainingState.for_run(config.flat_dict())
     state.completed_steps = steps
     if not with_options:
         state.options = {}
@@ -31,7 +36,7 @@ def save_state(output_dir: Path, steps: int, config: TrainConfig, with_options=T
 
 
 def test_the_fingerprint_is_the_hash_of_the_stored_options():
-    values = TrainConfig(learning_rate=1e-3).to_dict()
+    values = config_of(learning_rate=1e-3).flat_dict()
     kept = {k: v for k, v in sorted(values.items()) if k not in ckpt.NON_TRAINING_FIELDS}
     expected = hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()[:16]
     state = ckpt.TrainingState.for_run(values)
@@ -40,11 +45,11 @@ def test_the_fingerprint_is_the_hash_of_the_stored_options():
 
 
 def test_resume_with_a_changed_option_names_the_checkpoints_and_the_options(tmp_path):
-    saved = TrainConfig(output_dir=str(tmp_path), learning_rate=1e-3, train_langs=["de", "fr"])
+    saved = config_of(output_dir=str(tmp_path), learning_rate=1e-3, train_langs=["de", "fr"])
     for steps in (4, 6):
         save_state(tmp_path, steps, saved)
-    now = TrainConfig(output_dir=str(tmp_path), learning_rate=5e-5)
-    values = now.to_dict()
+    now = config_of(output_dir=str(tmp_path), learning_rate=5e-5)
+    values = now.flat_dict()
     with pytest.raises(ckpt.CheckpointError) as error:
         ckpt.find_checkpoint(tmp_path, "latest", ckpt.config_fingerprint(values),
                              ckpt.training_options(values))
@@ -58,20 +63,55 @@ def test_resume_with_a_changed_option_names_the_checkpoints_and_the_options(tmp_
                                                    r"--learning-rate 5e-05 \(checkpoint: 0.001\)"):
         ckpt.find_checkpoint(tmp_path, str(folder), ckpt.config_fingerprint(values),
                              ckpt.training_options(values))
-    same = saved.to_dict()
+    same = saved.flat_dict()
     assert ckpt.find_checkpoint(tmp_path, "latest", ckpt.config_fingerprint(same)).name == "step_6"
 
 
+# The training_state.json a run with --learning-rate 1e-3 --train-langs de fr wrote while the
+# configuration was flat (schema 2): options by command-line name, and their fingerprint.
+SCHEMA_2_OPTIONS = {
+    "batch_size": 24, "compile": "no", "consistency_weight": 1.0, "cpu": False, "data_dir": None,
+    "eval_split": "validation", "fracs": [0.629, 0.229, 0.084, 0.059], "fused_adamw": True,
+    "gradient_accumulation_steps": 1, "group_by_length": None, "label_all_tokens": True,
+    "label_names": None, "langs": ["de", "fr", "it", "en"], "learning_rate": 0.001,
+    "length_group_size": 8, "matmul_precision": "highest", "max_grad_norm": 1.0,
+    "max_length": 512, "max_train_samples": None, "mixed_precision": None,
+    "model_name_or_path": "FacebookAI/xlm-roberta-base", "pack": None, "pad_to": None,
+    "seed": 42, "tag_column": None, "tag_scheme": "iob2", "train_langs": ["de", "fr"],
+    "warmup_ratio": 0.0, "weight_decay": 0.01,
+}
+SCHEMA_2_FINGERPRINT = "b2fc82d30cf334a8"
+
+
+def test_a_checkpoint_written_with_the_flat_schema_2_configuration_resumes(tmp_path):
+    folder = tmp_path / ckpt.CHECKPOINTS_DIR / "step_8"
+    folder.mkdir(parents=True)
+    state = {"fingerprint": SCHEMA_2_FINGERPRINT, "epoch": 0, "batches_done_in_epoch": 8,
+             "completed_steps": 8, "elapsed_s": 1.5, "epoch_loss_sum": 4.0, "epoch_batches": 8,
+             "history": [], "options": SCHEMA_2_OPTIONS}
+    (folder / ckpt.STATE_FILE).write_text(json.dumps(state))
+    nested = config_of(output_dir=str(tmp_path), learning_rate=1e-3, train_langs=["de", "fr"])
+    assert nested.optimisation.learning_rate == 1e-3, "the option sits in its section now"
+    fresh = ckpt.TrainingState.for_run(nested.flat_dict())
+    assert fresh.options == SCHEMA_2_OPTIONS, "checkpoints store options by command-line name"
+    assert fresh.fingerprint == SCHEMA_2_FINGERPRINT
+    assert ckpt.find_checkpoint(tmp_path, "latest", fresh.fingerprint, fresh.options) == folder
+    other = config_of(output_dir=str(tmp_path), learning_rate=1e-3).flat_dict()
+    with pytest.raises(ckpt.CheckpointError, match=r"--train-langs de \(checkpoint: de fr\)"):
+        ckpt.find_checkpoint(tmp_path, "latest", ckpt.config_fingerprint(other),
+                             ckpt.training_options(other))
+
+
 def test_checkpoints_without_stored_options_still_resume_and_say_so(tmp_path):
-    config = TrainConfig(output_dir=str(tmp_path))
+    config = config_of(output_dir=str(tmp_path))
     folder = save_state(tmp_path, 3, config, with_options=False)
     state_file = folder / ckpt.STATE_FILE
     old = json.loads(state_file.read_text())
     del old["options"]  # as written before the options were stored
     state_file.write_text(json.dumps(old))
-    values = config.to_dict()
+    values = config.flat_dict()
     assert ckpt.find_checkpoint(tmp_path, "latest", ckpt.config_fingerprint(values)) == folder
-    other = TrainConfig(output_dir=str(tmp_path), seed=7).to_dict()
+    other = config_of(output_dir=str(tmp_path), seed=7).flat_dict()
     with pytest.raises(ckpt.CheckpointError, match="does not record its options"):
         ckpt.find_checkpoint(tmp_path, "latest", ckpt.config_fingerprint(other),
                              ckpt.training_options(other))
@@ -79,8 +119,8 @@ def test_checkpoints_without_stored_options_still_resume_and_say_so(tmp_path):
 
 @pytest.mark.parametrize("garbage", ["{not json", "[1, 2]", '{"completed_steps": "six"}'])
 def test_a_garbage_training_state_is_named_as_corrupt(tmp_path, garbage):
-    config = TrainConfig(output_dir=str(tmp_path))
-    fingerprint = ckpt.config_fingerprint(config.to_dict())
+    config = config_of(output_dir=str(tmp_path))
+    fingerprint = ckpt.config_fingerprint(config.flat_dict())
     previous = save_state(tmp_path, 4, config)
     newest = save_state(tmp_path, 6, config)
     (newest / ckpt.STATE_FILE).write_text(garbage)
@@ -182,7 +222,7 @@ class FailingAccelerator:
     (OSError(errno.EROFS, "Read-only file system"), "Read-only file system"),
 ])
 def test_a_failed_write_removes_the_partial_folder_and_names_the_cause(tmp_path, error, cause):
-    config = TrainConfig(output_dir=str(tmp_path))
+    config = config_of(output_dir=str(tmp_path))
     previous = save_state(tmp_path, 2, config)
     state = ckpt.TrainingState(fingerprint="f", completed_steps=4)
     with pytest.raises(ckpt.CheckpointError) as raised:
@@ -242,7 +282,7 @@ def test_a_second_run_into_a_folder_in_use_stops_at_once_naming_the_other(tmp_pa
             os.getpid()
         )
         ckpt.refuse_foreign_checkpoints(tmp_path, overwrite=False)  # lock files are no checkpoints
-        save_state(tmp_path, 2, TrainConfig())
+        save_state(tmp_path, 2, config_of())
         ckpt.refuse_foreign_checkpoints(tmp_path, overwrite=True)
         assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == [
             ckpt.LOCK_FILE, ckpt.OWNER_FILE

@@ -8,7 +8,8 @@ scheduler would.
 
 from __future__ import annotations
 
-import dataclasses
+import copy
+import json
 import math
 import signal
 from pathlib import Path
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from swiss_ner.checkpoints import list_checkpoints
-from swiss_ner.config import ReportConfig, TrainConfig
+from swiss_ner.config import ReportConfig, TrainConfig, with_options
 from swiss_ner.constants import LABEL_NAMES
 from swiss_ner.experiments.runs import (
     SubRun,
@@ -40,11 +41,12 @@ def fake_f1(config: TrainConfig, lang: str) -> float:
     crosses the zero-shot French F1 of 0.45 at sqrt(500 * 1000) on a log scale. Each seed above
     42 adds 0.01 to every score."""
     shift = SEED_STEP * (config.seed - 42)
-    if config.train_langs == ["fr"] and config.max_train_samples:
-        return 0.3 + 0.1 * math.log2(config.max_train_samples / 250) + shift
-    if config.train_langs == ["de"]:
+    data = config.data
+    if data.train_langs == ["fr"] and data.max_train_samples:
+        return 0.3 + 0.1 * math.log2(data.max_train_samples / 250) + shift
+    if data.train_langs == ["de"]:
         return {"de": 0.85, "fr": ZERO_SHOT_FR, "it": 0.4, "en": 0.35}[lang] + shift
-    return (0.8 if lang in config.train_langs else 0.5) + shift
+    return (0.8 if lang in data.train_langs else 0.5) + shift
 
 
 def fake_scores(f1: float, sentences: int = 200) -> LanguageScores:
@@ -66,14 +68,15 @@ class FakeTrain:
         out = Path(config.output_dir)
         (out / "checkpoints" / "step_1").mkdir(parents=True, exist_ok=True)
         (out / "model.safetensors").write_bytes(b"weights")
-        scores = {lang: fake_scores(fake_f1(config, lang)) for lang in config.eval_langs}
+        data = config.data
+        scores = {lang: fake_scores(fake_f1(config, lang)) for lang in data.eval_langs}
         test = {lang: fake_scores(s.f1 - 0.01, 300) for lang, s in scores.items()}
         results = RunResults(
-            config=config.to_dict(), label_names=list(config.label_names or LABEL_NAMES),
-            train_langs=config.train_langs, eval_langs=config.eval_langs,
+            config=copy.deepcopy(config), label_names=list(data.label_names or LABEL_NAMES),
+            train_langs=data.train_langs, eval_langs=data.eval_langs,
             eval_split="validation", metrics=scores,
             test_metrics=test if self.with_test else {},
-            dataset=DatasetInfo("fake", {}, config.max_train_samples or 1000, {}, {}),
+            dataset=DatasetInfo("fake", {}, data.max_train_samples or 1000, {}, {}),
             history=[], train_time_s=0.0, train_steps=1, num_processes=1,
             mixed_precision="no", versions={},
         )
@@ -116,16 +119,20 @@ def test_curve_sizes_are_capped_at_what_exists():
 
 
 def test_each_seed_gets_its_own_folder_and_seed(tmp_path):
-    config = ReportConfig(model_name_or_path="tiny-model", seed=7, seeds=3, report_to="none")
+    training = TrainConfig.from_flat({"model_name_or_path": "tiny-model", "seed": 7,
+                                      "report_to": "none", "push_to_hub": True,
+                                      "hub_model_id": "org/name"})
+    config = ReportConfig(training=training, seeds=3)
     assert report_seeds(config) == [7, 8, 9]
     run = SubRun("curve-fr-100", "learning-curve", ("fr",), ("fr",), 100)
-    sub = run.config(config.train_config(), tmp_path, 8)
+    sub = run.config(config.training, tmp_path, 8)
     assert Path(sub.output_dir) == tmp_path / "curve-fr-100" / "seed-8"
-    assert (sub.seed, sub.train_langs, sub.max_train_samples) == (8, ["fr"], 100)
-    assert not sub.push_to_hub and sub.resume_from is None
+    assert (sub.seed, sub.data.train_langs, sub.data.max_train_samples) == (8, ["fr"], 100)
+    assert not sub.hub.push_to_hub and sub.checkpoints.resume_from is None
+    assert config.training.hub.push_to_hub and config.training.seed == 7, "the base is unchanged"
 
     fake = FakeTrain()
-    config = dataclasses.replace(config, seed=42)
+    config = with_options(config, seed=42, push_to_hub=False, hub_model_id=None)
     each = SubRun("each-fr", "each", ("fr",), ("fr",))
     results = run_all([each], config, tmp_path, fake)
     assert sorted(results) == [("each-fr", 42), ("each-fr", 43), ("each-fr", 44)]
@@ -136,16 +143,16 @@ def test_each_seed_gets_its_own_folder_and_seed(tmp_path):
 
 
 def test_cache_reuses_equal_runs_and_retrains_changed_ones(tmp_path):
-    config = TrainConfig(model_name_or_path="tiny-model", output_dir=str(tmp_path / "run"),
-                         report_to="none")
+    config = TrainConfig.from_flat({"model_name_or_path": "tiny-model",
+                                    "output_dir": str(tmp_path / "run"), "report_to": "none"})
     fake = FakeTrain()
     first = run_or_reuse(config, fake)
     assert not (tmp_path / "run" / "checkpoints").exists(), "checkpoints are freed"
     assert (tmp_path / "run" / "model.safetensors").exists()
-    assert run_or_reuse(dataclasses.replace(config, eval_batch_size=8), fake) == first
+    assert run_or_reuse(with_options(config, eval_batch_size=8), fake) == first
     assert len(fake.configs) == 1
-    assert load_cached_results(dataclasses.replace(config, learning_rate=1e-4)) is None
-    run_or_reuse(dataclasses.replace(config, learning_rate=1e-4), fake, keep_weights=False)
+    assert load_cached_results(with_options(config, learning_rate=1e-4)) is None
+    run_or_reuse(with_options(config, learning_rate=1e-4), fake, keep_weights=False)
     assert len(fake.configs) == 2
     assert not (tmp_path / "run" / "model.safetensors").exists()
     (tmp_path / "run" / "results.json").write_text("{not json")
@@ -153,11 +160,31 @@ def test_cache_reuses_equal_runs_and_retrains_changed_ones(tmp_path):
 
 
 def test_options_added_later_count_with_their_defaults():
-    saved = TrainConfig().to_dict()
-    del saved["consistency_weight"]
-    assert config_matches(saved, TrainConfig())
-    assert not config_matches(saved, TrainConfig(consistency_weight=0.0))
-    assert not config_matches(saved, TrainConfig(max_steps=5)), "the run length counts"
+    flat = TrainConfig().flat_dict()
+    del flat["consistency_weight"]
+    nested = TrainConfig().to_dict()
+    del nested["optimisation"]["consistency_weight"]
+    for saved in (TrainConfig.from_flat(flat), TrainConfig.from_dict(nested)):
+        assert config_matches(saved, TrainConfig())
+        assert not config_matches(saved, with_options(TrainConfig(), consistency_weight=0.0))
+        assert not config_matches(saved, with_options(TrainConfig(), max_steps=5)), "the length"
+        assert config_matches(saved, with_options(TrainConfig(), output_dir="x", log_every=1))
+
+
+def test_a_run_cached_with_the_flat_schema_2_record_is_the_same_run(tmp_path):
+    config = TrainConfig.from_flat({"model_name_or_path": "tiny-model", "learning_rate": 1e-4,
+                                    "output_dir": str(tmp_path / "run"), "report_to": "none"})
+    fake = FakeTrain()
+    results = run_or_reuse(config, fake)
+    record = results.to_dict()
+    assert record["schema_version"] == 3 and record["config"]["optimisation"]["learning_rate"]
+    record.update(schema_version=2, config=results.config.flat_dict())  # as schema 2 wrote it
+    (tmp_path / "run" / "results.json").write_text(json.dumps(record))
+    cached = load_cached_results(config)
+    assert cached == results, "read into today's nested record"
+    assert run_or_reuse(with_options(config, eval_batch_size=8), fake) == results
+    assert len(fake.configs) == 1, "recognised as the run already done"
+    assert load_cached_results(with_options(config, learning_rate=1e-3)) is None
 
 
 @pytest.fixture
@@ -211,13 +238,13 @@ def test_interrupted_run_resumes_from_its_checkpoint(tiny_run_config, monkeypatc
         run_or_reuse(tiny_run_config, training.train)
     assert [state.completed_steps for state, _ in list_checkpoints(folder)] == [2]
     assert not (folder / "results.json").exists()
-    assert resume_or_restart(tiny_run_config).resume_from == "latest"
+    assert resume_or_restart(tiny_run_config).checkpoints.resume_from == "latest"
 
     calls = counted_steps(monkeypatch)
     results = run_or_reuse(tiny_run_config, training.train)
     assert calls == [1, 2], "only the two steps after the checkpoint are trained"
     assert results.train_steps == 4
-    assert results.config["resume_from"] == "latest"
+    assert results.config.checkpoints.resume_from == "latest"
     assert not (folder / "checkpoints").exists()
     assert load_cached_results(tiny_run_config) is not None
 
@@ -229,12 +256,12 @@ def test_checkpoint_of_another_configuration_is_not_resumed(tiny_run_config, mon
     interrupt_after(monkeypatch, 1)
     with pytest.raises(training.TrainingError, match="stopped by signal"):
         run_or_reuse(tiny_run_config, training.train)
-    changed = dataclasses.replace(tiny_run_config, learning_rate=1e-3)
-    restart = resume_or_restart(changed)
+    changed = with_options(tiny_run_config, learning_rate=1e-3)
+    restart = resume_or_restart(changed).checkpoints
     assert restart.resume_from is None and restart.overwrite_output_dir
 
     calls = counted_steps(monkeypatch)
     results = run_or_reuse(changed, training.train)
     assert calls == [1, 2, 3, 4], "a fresh start trains every step"
-    assert results.config["learning_rate"] == 1e-3
+    assert results.config.optimisation.learning_rate == 1e-3
     assert not (folder / "checkpoints").exists()

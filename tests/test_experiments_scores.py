@@ -30,8 +30,10 @@ def fake_results(strategies: list[str], seeds: list[int], sizes=(250, 500, 1000,
     results = {}
     for run in runs:
         for seed in seeds:
-            config = TrainConfig(train_langs=list(run.train_langs), eval_langs=list(run.eval_langs),
-                                 max_train_samples=run.max_train_samples, seed=seed)
+            config = TrainConfig.from_flat({
+                "train_langs": list(run.train_langs), "eval_langs": list(run.eval_langs),
+                "max_train_samples": run.max_train_samples, "seed": seed,
+            })
             results[run.name, seed] = fake(config)
     return runs, results
 

@@ -74,13 +74,13 @@ def make_results(
     test split's scores (0.01 below validation)."""
     langs = list(SWISS_LANGS)
     types = entity_types(label_names)
-    config = TrainConfig(
-        output_dir="outputs/xlmr-panx-ch", label_names=list(label_names), **config_overrides
-    ).to_dict()
+    config = TrainConfig.from_flat(
+        {"output_dir": "outputs/xlmr-panx-ch", "label_names": list(label_names), **config_overrides}
+    )
     splits = ("train", "validation", "test") if test else ("train", "validation")
     return RunResults(
         config=config,
-        base_model=canonical_base_model(config["model_name_or_path"]),
+        base_model=canonical_base_model(config.model_name_or_path),
         label_names=list(label_names),
         train_langs=["de"],
         eval_langs=langs,
@@ -383,6 +383,18 @@ def test_write_model_card_writes_readme_widget_outputs_and_per_language_csv(
     assert [row["zero_shot"] for row in rows[:4]] == ["False", "True", "True", "True"]
     assert float(rows[1]["LOC_f1"]) == pytest.approx(F1["fr"] - 0.04)
     assert rows[5]["num_sentences"] == "2290"
+
+
+def test_the_hyper_parameter_table_lists_the_card_options_of_every_section():
+    from swiss_ner.config.fields import card_fields
+
+    text = render_model_card(make_results(learning_rate=1e-3, batch_size=8, seed=7), REPO_ID).text
+    table = text.split("| Hyper-parameter | Value |\n|---|---|\n")[1].split("\n\n")[0]
+    rows = dict(line.strip("|").split(" | ", 1) for line in table.splitlines())
+    rows = {name.strip(): value.strip(" |") for name, value in rows.items()}
+    assert list(rows) == [*card_fields(TrainConfig), "batching"]
+    assert (rows["learning_rate"], rows["batch_size"], rows["seed"]) == ("0.001", "8", "7")
+    assert rows["train_langs"] == "de" and rows["max_steps"] == "–"
 
 
 def test_write_model_card_needs_results_json(tmp_path):

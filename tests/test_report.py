@@ -3,7 +3,6 @@ across reports, the ``swiss-ner report`` command, and one report over real train
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import pytest
 from test_experiments_runs import ZERO_SHOT_FR, FakeTrain
 
 from swiss_ner import cli
-from swiss_ner.config import ReportConfig, config_from_namespace
+from swiss_ner.config import ReportConfig, TrainConfig, config_from_namespace, with_options
 from swiss_ner.experiments.report import build_report
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -29,8 +28,9 @@ def assert_png(path: Path) -> None:
 
 @pytest.fixture
 def base_config(panx_dir, tmp_path) -> ReportConfig:
-    return ReportConfig(model_name_or_path="tiny-model", data_dir=str(panx_dir),
-                        report_to="none", report_dir=str(tmp_path))
+    training = TrainConfig.from_flat({"model_name_or_path": "tiny-model",
+                                      "data_dir": str(panx_dir), "report_to": "none"})
+    return ReportConfig(training=training, report_dir=str(tmp_path))
 
 
 def test_report_files_tables_and_cache(base_config, tmp_path):
@@ -38,7 +38,7 @@ def test_report_files_tables_and_cache(base_config, tmp_path):
     report = build_report(base_config, train_fn=fake)
 
     assert len(fake.configs) == ALL_RUNS, "each-de is the zero-shot run's German score"
-    assert all(not c.push_to_hub for c in fake.configs)
+    assert all(not c.hub.push_to_hub for c in fake.configs)
     assert {Path(c.output_dir).parent.parent for c in fake.configs} == {tmp_path / "runs"}
     assert {Path(c.output_dir).name for c in fake.configs} == {"seed-42"}
 
@@ -79,21 +79,21 @@ def test_report_files_tables_and_cache(base_config, tmp_path):
 
 def test_changed_hyper_parameters_retrain(base_config):
     fake = FakeTrain()
-    config = dataclasses.replace(base_config, strategies=["each"])
+    config = with_options(base_config, strategies=["each"])
     build_report(config, train_fn=fake)
     assert len(fake.configs) == 4
     build_report(config, train_fn=fake)
     assert len(fake.configs) == 4
-    build_report(dataclasses.replace(config, learning_rate=1e-4), train_fn=fake)
+    build_report(with_options(config, learning_rate=1e-4), train_fn=fake)
     assert len(fake.configs) == 8
 
 
 def test_subset_of_strategies_and_capped_curve(base_config, tmp_path):
     fake = FakeTrain()
-    config = dataclasses.replace(base_config, max_train_samples=600,
+    config = with_options(base_config, max_train_samples=600,
                                  strategies=["learning-curve"], keep_weights=False)
     report = build_report(config, train_fn=fake)
-    assert [c.max_train_samples for c in fake.configs] == [600, 250, 500, 600]
+    assert [c.data.max_train_samples for c in fake.configs] == [600, 250, 500, 600]
     assert list(report.findings.table.index) == ["zero-shot (de only)"]
     assert report.findings.curve["sentences"].tolist() == [250, 500, 600]
     markdown = (tmp_path / "crosslingual.md").read_text()
@@ -102,7 +102,7 @@ def test_subset_of_strategies_and_capped_curve(base_config, tmp_path):
 
 
 def test_book_figures_only_for_xlm_roberta_base(base_config, tmp_path):
-    config = dataclasses.replace(base_config, model_name_or_path="xlm-roberta-base",
+    config = with_options(base_config, model_name_or_path="xlm-roberta-base",
                                  strategies=["zero-shot"])
     build_report(config, train_fn=FakeTrain())
     markdown = (tmp_path / "crosslingual.md").read_text()
@@ -131,7 +131,7 @@ def drawn(monkeypatch) -> dict[str, list]:
 
 def test_seeds_give_spread_bands_and_crossing_range(base_config, tmp_path, drawn):
     fake = FakeTrain()
-    config = dataclasses.replace(base_config, seeds=2, strategies=["learning-curve", "each"],
+    config = with_options(base_config, seeds=2, strategies=["learning-curve", "each"],
                                  curve_sizes=[250, 500, 1000])
     report = build_report(config, train_fn=fake)
     assert len(fake.configs) == 2 * (1 + 3 + 3)
@@ -154,20 +154,20 @@ def test_seeds_give_spread_bands_and_crossing_range(base_config, tmp_path, drawn
 
 
 def test_one_seed_draws_the_bootstrap_band(base_config, drawn):
-    config = dataclasses.replace(base_config, strategies=["learning-curve"], curve_sizes=[250, 500])
+    config = with_options(base_config, strategies=["learning-curve"], curve_sizes=[250, 500])
     build_report(config, train_fn=FakeTrain())
     [(sizes, low, high)] = drawn["fill_between"]
     assert low == pytest.approx([0.28, 0.38]) and high == pytest.approx([0.33, 0.43])
 
 
 def test_markdown_names_the_split_and_its_sentences(base_config, tmp_path):
-    config = dataclasses.replace(base_config, strategies=["zero-shot"])
+    config = with_options(base_config, strategies=["zero-shot"])
     build_report(config, train_fn=FakeTrain())
     markdown = (tmp_path / "crosslingual.md").read_text()
     assert "on the **validation** split (validation: the data has no test split)" in markdown
     assert "de 200, fr 200, it 200, en 200" in markdown
 
-    build_report(dataclasses.replace(config, report_dir=str(tmp_path / "t")),
+    build_report(with_options(config, report_dir=str(tmp_path / "t")),
                  train_fn=FakeTrain(with_test=True))
     markdown = (tmp_path / "t" / "crosslingual.md").read_text()
     assert "on the **test** split (the data's test split)" in markdown
@@ -181,7 +181,7 @@ def test_markdown_names_the_split_and_its_sentences(base_config, tmp_path):
         results.save(Path(train_config.output_dir) / "results.json")
         return results
 
-    build_report(dataclasses.replace(config, report_dir=str(tmp_path / "m")),
+    build_report(with_options(config, report_dir=str(tmp_path / "m")),
                  train_fn=without_french_test)
     markdown = (tmp_path / "m" / "crosslingual.md").read_text()
     assert "on the **test and validation** splits (test where the data has one)" in markdown
@@ -195,14 +195,26 @@ def test_cli_parses_report_options():
          "--seeds", "3"]
     )
     config = config_from_namespace(ReportConfig, args)
-    assert config.model_name_or_path == "some/model"
-    assert config.learning_rate == 1e-4
+    assert config.training.model_name_or_path == "some/model"
+    assert config.training.optimisation.learning_rate == 1e-4
     assert config.strategies == ["each", "all"]
     assert config.curve_sizes == [100, 200]
     assert config.report_dir == "somewhere"
     assert config.keep_weights is False
     assert config.seeds == 3
-    assert config.train_config().learning_rate == 1e-4
+    assert config.training == with_options(TrainConfig(), model_name_or_path="some/model",
+                                           learning_rate=1e-4)
+
+
+def test_report_help_reads_in_sections_and_hides_the_run_folder(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["report", "--help"])
+    text = capsys.readouterr().out
+    headings = [line[:-1] for line in text.splitlines() if line.endswith(":") and " " not in line]
+    assert headings[-7:] == ["training", "data", "optimisation", "batching", "device",
+                             "checkpoints", "hub"]
+    assert "--learning-rate" in text and "--report-dir" in text
+    assert "--output-dir OUTPUT_DIR" not in text, "each run gets its folder under --report-dir"
 
 
 def test_cli_report_calls_the_training_loop(monkeypatch, panx_dir, tmp_path, capsys):
@@ -232,8 +244,8 @@ def test_real_training_run_is_reported_and_cached(train_config_factory, tmp_path
         langs=["de", "fr"], fracs=[0.629, 0.229], eval_langs=["de", "fr"],
         max_train_samples=100, max_eval_samples=40, num_epochs=1, max_steps=4, batch_size=16,
     )
-    config = ReportConfig(**{**train_config.to_dict(), "report_dir": str(tmp_path),
-                             "strategies": ["zero-shot"]})
+    config = ReportConfig(training=train_config, report_dir=str(tmp_path),
+                          strategies=["zero-shot"])
     report = build_report(config)
     row = report.findings.table.loc["zero-shot (de only)"]
     assert row.notna().all() and ((row >= 0) & (row <= 1)).all()

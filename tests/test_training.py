@@ -57,10 +57,13 @@ def test_training_lowers_loss_and_writes_everything(trained_run):
         assert 0.0 <= scores.whole_word_groups <= 1.0, lang
         assert scores.simple_groups > 0, lang
     assert saved.test_metrics == {}, "the shared PAN-X folder has no test split"
-    assert saved.config["learning_rate"] == 3e-3
+    assert saved.config.optimisation.learning_rate == 3e-3
     assert saved.batching == Batching(group_by_length=False, pack=True), "the CPU's defaults"
-    assert saved.config["pack"] is None, "the options as given, so that a rerun matches them"
-    assert saved.config["matmul_precision"] == "highest", "full float32 unless asked"
+    assert saved.config.batching.pack is None, "the options as given, so a rerun matches them"
+    assert saved.config.device.matmul_precision == "highest", "full float32 unless asked"
+    written = json.loads((output_dir / "train_config.json").read_text())
+    assert written["schema_version"] == 3 and written["data"]["train_langs"] == ["de"]
+    assert TrainConfig.load(output_dir / "train_config.json") == saved.config
     assert "transformers" in saved.versions
     config = json.loads((output_dir / "config.json").read_text())
     assert config["id2label"]["1"] == "B-PER"
@@ -82,8 +85,8 @@ def test_unpacked_or_compiled_runs_learn_like_the_default_and_save_stock_weights
     default = train(train_config_factory(**short))
     config = train_config_factory(**short, **options)
     varied = train(config)
-    assert torch.get_float32_matmul_precision() == config.matmul_precision
-    assert varied.config["matmul_precision"] == config.matmul_precision
+    assert torch.get_float32_matmul_precision() == config.device.matmul_precision
+    assert varied.config.device.matmul_precision == config.device.matmul_precision
     assert varied.history[0].train_loss == pytest.approx(default.history[0].train_loss, rel=0.05)
     model = AutoModelForTokenClassification.from_pretrained(config.output_dir)
     saved = load_file(Path(config.output_dir) / "model.safetensors")
@@ -213,7 +216,7 @@ def test_model_folder_without_tokenizer_is_refused(train_config_factory, small_m
     for name in ("config.json", "model.safetensors"):
         (bare / name).write_bytes((small_model_dir / name).read_bytes())
     config = train_config_factory(model_name_or_path=str(bare))
-    assert main(["train", "--model", str(bare), "--data-dir", config.data_dir,
+    assert main(["train", "--model", str(bare), "--data-dir", config.data.data_dir,
                  "--output-dir", str(tmp_path / "out")]) == 1
     assert "has no tokenizer files" in capsys.readouterr().err
 
@@ -231,7 +234,7 @@ def test_help_explains_the_options():
 def run_cli(config, *extra: str) -> list[str]:
     return [
         sys.executable, "-m", "swiss_ner.cli", "train",
-        "--model", config.model_name_or_path, "--data-dir", config.data_dir,
+        "--model", config.model_name_or_path, "--data-dir", config.data.data_dir,
         "--output-dir", config.output_dir, "--max-length", "64", "--batch-size", "16",
         "--learning-rate", "3e-3", "--max-train-samples", "480", "--eval-langs", "de",
         "--max-eval-samples", "40", "--report-to", "none", "--num-threads", "1", *extra,
@@ -318,7 +321,7 @@ def test_two_processes_evaluate_each_sentence_once(train_config_factory):
     command = [
         str(torchrun), "--nproc_per_node", "2", "--master_port", str(free_port()),
         str(PROJECT_ROOT / "scripts" / "train.py"),
-        "--model", config.model_name_or_path, "--data-dir", config.data_dir,
+        "--model", config.model_name_or_path, "--data-dir", config.data.data_dir,
         "--output-dir", config.output_dir, "--max-steps", "4", "--batch-size", "8",
         "--max-length", "64", "--eval-langs", "de", "fr", "--max-train-samples", "200",
         "--max-eval-samples", "101", "--report-to", "none", "--cpu",
@@ -354,7 +357,7 @@ def test_batching_defaults_follow_the_device_and_yield_to_explicit_options():
     config = TrainConfig()
     assert resolve_batching(config, "cpu", "no") == Batching(group_by_length=False, pack=True)
     assert resolve_batching(config, "cuda", "no") == Batching(group_by_length=True, pack=False)
-    both = TrainConfig(pack=True, group_by_length=True)
+    both = TrainConfig.from_flat({"pack": True, "group_by_length": True})
     assert resolve_batching(both, "cuda", "no") == Batching(True, True)
     assert resolve_batching(config, "cuda", "bf16").pad_to == 8, "tensor-core multiples"
 
@@ -370,11 +373,14 @@ def test_packing_refuses_an_attention_that_cannot_read_its_mask(small_model_dir)
 
 
 def test_batches_are_padded_to_few_shapes_where_kernels_are_built_per_shape():
-    assert batch_padding(TrainConfig(), "no") is None
-    assert batch_padding(TrainConfig(matmul_precision="medium"), "no") == 8
-    assert batch_padding(TrainConfig(), "bf16") == 8
-    assert batch_padding(TrainConfig(compile="reduce-overhead"), "bf16") == 32
-    assert batch_padding(TrainConfig(matmul_precision="medium", pad_to=16), "no") == 16
+    def config(**options) -> TrainConfig:
+        return TrainConfig.from_flat(options)
+
+    assert batch_padding(config(), "no") is None
+    assert batch_padding(config(matmul_precision="medium"), "no") == 8
+    assert batch_padding(config(), "bf16") == 8
+    assert batch_padding(config(compile="reduce-overhead"), "bf16") == 32
+    assert batch_padding(config(matmul_precision="medium", pad_to=16), "no") == 16
 
 
 def test_matmul_precision_outside_the_choices_is_refused(train_config_factory):
@@ -401,7 +407,7 @@ def test_a_local_base_model_is_recorded_as_local_wherever_the_card_is_written(tr
     shutil.copytree(output_dir, copy, ignore=shutil.ignore_patterns("checkpoints", "logs"))
     # A relative path that exists nowhere here: only the recorded base_model says "local".
     results = RunResults.from_dict(results.to_dict())
-    results.config["model_name_or_path"] = "models/xlmr-small"
+    results.config.model_name_or_path = "models/xlmr-small"
     results.save(copy / "results.json")
     card = write_model_card(copy).read_text()
     assert "base_model:" not in card.split("---")[1]

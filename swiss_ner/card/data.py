@@ -102,7 +102,7 @@ def card_data_from_results(
     outputs; ``base_model`` overrides the run's own Hub id, under its canonical name.
     """
     config = results.config
-    model_name = repo_id.split("/")[-1] if repo_id else Path(config["output_dir"]).name
+    model_name = repo_id.split("/")[-1] if repo_id else Path(config.output_dir).name
     languages = card_languages(results)
     panx = is_panx(results)
     usage_lang = next((lang for lang in results.train_langs if lang in WIDGET_EXAMPLES), "de")
@@ -113,7 +113,7 @@ def card_data_from_results(
         datasets=[HUB_DATASET] if panx else None,
         tags=metadata.CARD_TAGS + (metadata.PANX_TAGS if panx else []),
         model_name=model_name,
-        eval_results=metadata.eval_results(results, config["seed"]),
+        eval_results=metadata.eval_results(results, config.seed),
         widget=metadata.plain_widget(languages) if widget is None else widget,
         repo_ref=repo_id or f"<your-org>/{model_name}",
         entity_types=results.entity_types,
@@ -121,17 +121,17 @@ def card_data_from_results(
         entity_phrase=_entity_phrase(results.entity_types),
         language_phrase=_phrase([language_name(lang) for lang in languages]),
         base_model_sentence=_base_model_sentence(
-            config["model_name_or_path"], results.base_model, model_config
+            config.model_name_or_path, results.base_model, model_config
         ),
         architecture=_architecture(model_config),
         smaller_than_base=_is_smaller_than_base(model_config),
         usage_example=WIDGET_EXAMPLES[usage_lang],
         data_name="PAN-X" if panx else f"`{Path(results.dataset.source).name}`",
         is_panx=panx,
-        label_all_tokens=config["label_all_tokens"],
-        consistency_weight=config["consistency_weight"],
-        scores=card_scores(results, config["max_eval_samples"]),
-        recipe=card_recipe(results, config["seed"], config["max_length"]),
+        label_all_tokens=config.data.label_all_tokens,
+        consistency_weight=config.optimisation.consistency_weight,
+        scores=card_scores(results, config.data.max_eval_samples),
+        recipe=card_recipe(results, config.seed, config.data.max_length),
         space_id=space_id,
         space_url=f"{HUB_URL}/spaces/{space_id}" if space_id else None,
     )

@@ -48,7 +48,7 @@ def canonical_base_model(name_or_path: str | None) -> str | None:
 def card_languages(results: RunResults) -> list[str]:
     """The languages the model was trained or evaluated on, in the order of the mix."""
     used = {*results.train_langs, *results.eval_langs}
-    return [lang for lang in results.config["langs"] if lang in used]
+    return [lang for lang in results.config.data.langs if lang in used]
 
 
 def is_panx(results: RunResults) -> bool:

@@ -253,9 +253,10 @@ def _format_value(value: object) -> str:
 
 def _hyperparameters(results: RunResults) -> list[tuple[str, str]]:
     """The settings marked for the card; a local base model shows as its folder name only."""
-    config = results.config
-    rows = [(name, _format_value(config.get(name))) for name in HYPERPARAMETER_FIELDS]
-    shown_model = results.base_model or f"local folder `{Path(config['model_name_or_path']).name}`"
+    options = results.config.flat_dict()  # the card names options as the command line does
+    rows = [(name, _format_value(options[name])) for name in HYPERPARAMETER_FIELDS]
+    trained_from = Path(results.config.model_name_or_path).name
+    shown_model = results.base_model or f"local folder `{trained_from}`"
     rows = [(name, shown_model if name == "model_name_or_path" else value) for name, value in rows]
     rows.append(("batching", results.batching.describe()))
     return rows

@@ -19,6 +19,17 @@ from swiss_ner.config.fields import (
     is_hub_model_id,
     one_of,
     option,
+    with_options,
+)
+from swiss_ner.config.sections import (
+    COMPILE_MODES,
+    MATMUL_PRECISIONS,
+    BatchingOptions,
+    CheckpointOptions,
+    DataOptions,
+    DeviceOptions,
+    HubOptions,
+    OptimisationOptions,
 )
 from swiss_ner.config.serve import API_KEY_ENV, ServeConfig
 from swiss_ner.config.tools import (
@@ -29,9 +40,7 @@ from swiss_ner.config.tools import (
     TagConfig,
 )
 from swiss_ner.config.training import (
-    COMPILE_MODES,
     CURVE_SIZES,
-    MATMUL_PRECISIONS,
     STRATEGIES,
     ReportConfig,
     TrainConfig,
@@ -46,11 +55,17 @@ __all__ = [
     "MODEL_ENV",
     "STRATEGIES",
     "AnalyseConfig",
+    "BatchingOptions",
+    "CheckpointOptions",
     "ConfigError",
     "CorpusConfig",
+    "DataOptions",
     "DemoConfig",
+    "DeviceOptions",
     "ExportConfig",
     "HelpFormatter",
+    "HubOptions",
+    "OptimisationOptions",
     "PushConfig",
     "ReportConfig",
     "ServeConfig",
@@ -64,4 +79,5 @@ __all__ = [
     "is_hub_model_id",
     "one_of",
     "option",
+    "with_options",
 ]

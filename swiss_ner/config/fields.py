@@ -2,14 +2,19 @@
 
 Each field carries its help text (and, where needed, extra ``argparse`` keywords) in its
 metadata; :func:`add_arguments` turns any configuration dataclass into command-line options and
-:func:`config_from_namespace` back into a validated instance. Only the standard library is
+:func:`config_from_namespace` back into a validated instance. A field whose default factory is
+itself a dataclass is a *section*: its options stay flat on the command line (one argument group
+per section), and option names are unique across sections, so a flag, a role set and the
+resume fingerprint all speak of options by the same leaf names. Only the standard library is
 imported, so ``swiss-ner --help`` stays instant.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,6 +31,8 @@ TRAINING = "training"  # decides the training trajectory, hence the resume finge
 RESULTS = "results"  # changes the results but not the trajectory: a resume may extend it
 BOOKKEEPING = "bookkeeping"  # where and how a run saves, logs and publishes: changes nothing
 ROLES = (TRAINING, RESULTS, BOOKKEEPING)
+
+ConfigT = TypeVar("ConfigT")
 
 
 def option(
@@ -45,15 +52,107 @@ def option(
             "argparse": argparse_kwargs}
 
 
+def section_class(f: dataclasses.Field) -> type | None:
+    """The dataclass a section field holds (its default factory); None for an option."""
+    factory = f.default_factory
+    if isinstance(factory, type) and dataclasses.is_dataclass(factory):
+        return factory
+    return None
+
+
+def leaf_fields(cls: type) -> list[dataclasses.Field]:
+    """Every option of ``cls``, those of its sections included, in declaration order.
+
+    The command line is flat, so two options with one name would be one flag: refused here.
+    """
+    leaves: list[dataclasses.Field] = []
+    for f in dataclasses.fields(cls):
+        sub = section_class(f)
+        leaves.extend(leaf_fields(sub) if sub else [f])
+    names = [f.name for f in leaves]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise TypeError(f"{cls.__name__} names options twice: {', '.join(twice)}")
+    return leaves
+
+
 def fields_with_role(cls: type, *roles: str) -> frozenset[str]:
-    """The names of ``cls``'s fields whose role is one of ``roles``."""
-    return frozenset(f.name for f in dataclasses.fields(cls)
-                     if f.metadata.get("role", TRAINING) in roles)
+    """The option names (leaf names, in any section) of ``cls`` whose role is one of ``roles``."""
+    return frozenset(f.name for f in leaf_fields(cls) if f.metadata.get("role", TRAINING) in roles)
 
 
 def card_fields(cls: type) -> list[str]:
-    """The fields the model card lists as hyper-parameters, in declaration order."""
-    return [f.name for f in dataclasses.fields(cls) if f.metadata.get("card")]
+    """The options the model card lists as hyper-parameters, in declaration order."""
+    return [f.name for f in leaf_fields(cls) if f.metadata.get("card")]
+
+
+def flat_values(config: Any) -> dict[str, Any]:
+    """The options of ``config`` by their leaf names, as on the command line (copies): what the
+    resume fingerprint, the experiment cache and the card compare, whatever the nesting."""
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if section_class(f):
+            values.update(flat_values(value))
+        else:
+            values[f.name] = copy.deepcopy(value)
+    return values
+
+
+def _nest(cls: type[ConfigT], values: Mapping[str, Any]) -> ConfigT:
+    """``cls`` with each section built from the leaf-named ``values`` it holds; others ignored."""
+    kwargs: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        sub = section_class(f)
+        if sub:
+            kwargs[f.name] = _nest(sub, values)
+        elif f.name in values:
+            kwargs[f.name] = values[f.name]
+    return cls(**kwargs)
+
+
+def from_flat(cls: type[ConfigT], values: Mapping[str, Any]) -> ConfigT:
+    """``cls`` from options named as on the command line, each put into its section (not
+    validated); an unknown name is refused, a missing one takes its default."""
+    unknown = sorted(set(values) - {f.name for f in leaf_fields(cls)})
+    if unknown:
+        raise ConfigError(f"unknown option{'s' * (len(unknown) > 1)} {', '.join(unknown)}")
+    return _nest(cls, values)
+
+
+def from_nested(cls: type[ConfigT], values: Mapping[str, Any]) -> ConfigT:
+    """``cls`` from its nested dict (``dataclasses.asdict``), not validated; an unknown key is
+    refused, a missing one (an option added since the file was written) takes its default."""
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(names))
+    if unknown:
+        raise ConfigError(f"unknown key{'s' * (len(unknown) > 1)} {', '.join(unknown)}")
+    kwargs: dict[str, Any] = {}
+    for name, value in values.items():
+        sub = section_class(names[name])
+        if sub and not isinstance(value, Mapping):
+            raise ConfigError(f"section {name!r} is not an object: {value!r}")
+        kwargs[name] = from_nested(sub, value) if sub else value
+    return cls(**kwargs)
+
+
+def with_options(config: ConfigT, **options: Any) -> ConfigT:
+    """A copy of ``config`` with options changed by their command-line names, in whichever
+    section holds them, as a command line that adds those flags would."""
+    unknown = sorted(set(options) - {f.name for f in leaf_fields(type(config))})
+    if unknown:
+        raise TypeError(f"{type(config).__name__} has no option {', '.join(unknown)}")
+    changes: dict[str, Any] = {}
+    for f in dataclasses.fields(config):
+        sub = section_class(f)
+        if sub:
+            inner = {leaf.name for leaf in leaf_fields(sub)} & set(options)
+            if inner:
+                changes[f.name] = with_options(getattr(config, f.name),
+                                               **{name: options[name] for name in inner})
+        elif f.name in options:
+            changes[f.name] = options[f.name]
+    return dataclasses.replace(config, **changes)
 
 
 def check_bounds(config: Any) -> None:
@@ -109,8 +208,6 @@ def is_hub_model_id(name_or_path: str | None) -> bool:
     return True
 
 
-ConfigT = TypeVar("ConfigT")
-
 
 def _argument(f: dataclasses.Field) -> tuple[list[str], dict]:
     """The flags and ``add_argument`` keywords of one dataclass field."""
@@ -143,23 +240,38 @@ def _argument(f: dataclasses.Field) -> tuple[list[str], dict]:
     return ["--" + f.name.replace("_", "-"), *aliases], kwargs
 
 
-def add_arguments(parser: argparse.ArgumentParser, cls: type) -> argparse.ArgumentParser:
-    """One option per field of the dataclass ``cls``, its help taken from the field."""
-    hidden = getattr(cls, "HIDDEN", ())
+def add_arguments(
+    parser: argparse.ArgumentParser,
+    cls: type,
+    hidden: tuple[str, ...] = (),
+    group: argparse._ArgumentGroup | None = None,
+) -> argparse.ArgumentParser:
+    """One option per field of the dataclass ``cls``, its help taken from the field; a section's
+    options go into an argument group titled after it, so ``--help`` reads in sections.
+
+    ``hidden`` (with the class's own ``HIDDEN``) names options parsed but not shown.
+    """
+    hidden = (*hidden, *getattr(cls, "HIDDEN", ()))
+    target = parser if group is None else group
     for f in dataclasses.fields(cls):
+        sub = section_class(f)
+        if sub:
+            description = (sub.__doc__ or "").strip().split("\n")[0]
+            add_arguments(parser, sub, hidden, parser.add_argument_group(f.name, description))
+            continue
         flags, kwargs = _argument(f)
         if f.name in hidden:
             kwargs["help"] = argparse.SUPPRESS
         else:
             kwargs["help"] = kwargs["help"].replace("%", "%%")  # argparse formats help with %
-        parser.add_argument(*flags, **kwargs)
+        target.add_argument(*flags, **kwargs)
     return parser
 
 
 def config_from_namespace(cls: type[ConfigT], namespace: argparse.Namespace) -> ConfigT:
-    """The dataclass ``cls`` from parsed arguments (unknown attributes ignored), validated."""
-    names = {f.name for f in dataclasses.fields(cls)}
-    config = cls(**{k: v for k, v in vars(namespace).items() if k in names})
+    """The dataclass ``cls``, its sections built from the flat options, from parsed arguments
+    (unknown attributes ignored), validated."""
+    config = _nest(cls, vars(namespace))
     config.validate()
     return config
 

@@ -14,7 +14,7 @@ from swiss_ner.config.fields import (
     check_repo_id,
     option,
 )
-from swiss_ner.config.training import check_data_options
+from swiss_ner.config.sections import check_data_options
 from swiss_ner.constants import SWISS_LANGS, TAG_SCHEMES
 
 

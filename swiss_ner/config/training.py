@@ -1,11 +1,18 @@
-"""The configuration of a training run, and of the cross-lingual report built from such runs."""
+"""The configuration of a training run, and of the cross-lingual report built from such runs.
+
+A :class:`TrainConfig` is a few run-wide options and one section per part of the run
+(:mod:`.sections`). ``train_config.json`` and ``results.json`` store it nested (schema 3);
+files of schema 2 stored it flat, and are read by putting each option into its section.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from swiss_ner.config.fields import (
     BOOKKEEPING,
@@ -13,34 +20,25 @@ from swiss_ner.config.fields import (
     ConfigError,
     at_least,
     check_bounds,
-    check_repo_id,
-    one_of,
+    flat_values,
+    from_flat,
+    from_nested,
     option,
 )
-from swiss_ner.constants import (
-    DEFAULT_MODEL,
-    SWISS_FRACS,
-    SWISS_LANGS,
-    TAG_SCHEMES,
-    check_iob2_labels,
+from swiss_ner.config.sections import (
+    BatchingOptions,
+    CheckpointOptions,
+    DataOptions,
+    DeviceOptions,
+    HubOptions,
+    OptimisationOptions,
 )
+from swiss_ner.constants import DEFAULT_MODEL
 
 STRATEGIES: tuple[str, ...] = ("zero-shot", "learning-curve", "each", "all")
 CURVE_SIZES: tuple[int, ...] = (250, 500, 1000, 2000, 4000)
-COMPILE_MODES = ("no", "default", "reduce-overhead", "max-autotune-no-cudagraphs")
-MATMUL_PRECISIONS = ("highest", "high", "medium")
-
-
-def check_data_options(config) -> None:
-    """Refuse file options without --data-dir, and a --label-names set that is not IOB2."""
-    one_of("tag_scheme", config.tag_scheme, TAG_SCHEMES)
-    if config.data_dir is None and (config.tag_scheme != "iob2" or config.tag_column):
-        raise ConfigError("--tag-scheme and --tag-column describe the files in --data-dir; "
-                          "google/xtreme is read as published (IOB2)")
-    try:
-        check_iob2_labels(getattr(config, "label_names", None) or ())
-    except ValueError as error:
-        raise ConfigError(str(error)) from None
+SCHEMA_VERSION = 3  # train_config.json: the sections nested
+FLAT_SCHEMA_VERSION = 2  # every option at the top level, as on the command line
 
 
 @dataclass
@@ -62,61 +60,8 @@ class TrainConfig:
             "Folder for checkpoints, the final model, tokenizer and results.json.", role=BOOKKEEPING
         ),
     )
-    data_dir: str | None = field(
-        default=None,
-        metadata=option(
-            "Folder of files named {split}-{lang}.tsv (TOKEN<TAB>TAG or CoNLL columns); omit "
-            "to load google/xtreme PAN-X.<lang> from the Hub."
-        ),
-    )
-    langs: list[str] = field(
-        default_factory=lambda: list(SWISS_LANGS), metadata=option("Languages of the Swiss mix.")
-    )
-    fracs: list[float] = field(
-        default_factory=lambda: list(SWISS_FRACS),
-        metadata=option("Fraction (0 < f <= 1) of each language's splits kept, as --langs."),
-    )
-    train_langs: list[str] = field(
-        default_factory=lambda: ["de"],
-        metadata=option("Languages trained on; several are concatenated and shuffled.", card=True),
-    )
-    eval_langs: list[str] = field(
-        default_factory=lambda: list(SWISS_LANGS),
-        metadata=option("Languages evaluated after each epoch (F1 per language).", role=RESULTS),
-    )
-    label_names: list[str] | None = field(
-        default=None,
-        metadata=option(
-            "IOB2 label set of the data (default PAN-X's O B-PER I-PER B-ORG I-ORG B-LOC I-LOC); "
-            "classifier rows of --model are kept by label name, new labels start fresh."
-        ),
-    )
-    tag_scheme: str = field(default="iob2", metadata=option(
-        "Tag scheme of the --data-dir files, converted to IOB2 as they are read: iob2, iob1 "
-        "(entities begin with I-, as CoNLL-2003) or bioes (S- single, E- last).",
-        choices=TAG_SCHEMES))
-    tag_column: int | None = field(default=None, metadata=option(
-        "Column of the tag in the files, from 1 (default: the last; 1 is the token).", minimum=2))
-    eval_split: str = field(
-        default="validation",
-        metadata=option(
-            "Split evaluated after each epoch (model selection never sees test).", card=True
-        ),
-    )
-    max_train_samples: int | None = field(
-        default=None,
-        metadata=option(
-            "Keep only the first N training sentences (after the mix).", card=True, minimum=1
-        ),
-    )
-    max_eval_samples: int | None = field(
-        default=None,
-        metadata=option(
-            "Keep only the first N evaluation sentences per language.",
-            role=RESULTS,
-            card=True,
-            minimum=1,
-        ),
+    seed: int = field(
+        default=42, metadata=option("Seed of the Swiss mix, shuffling and init.", card=True)
     )
     num_epochs: int = field(
         default=3,
@@ -131,80 +76,6 @@ class TrainConfig:
             minimum=1,
         ),
     )
-    batch_size: int = field(
-        default=24, metadata=option("Sentences per batch and process.", card=True, minimum=1)
-    )
-    eval_batch_size: int = field(
-        default=64, metadata=option("Sentences per evaluation batch.", role=BOOKKEEPING, minimum=1)
-    )
-    learning_rate: float = field(
-        default=5e-5, metadata=option("Peak learning rate of AdamW.", card=True, above=0)
-    )
-    weight_decay: float = field(
-        default=0.01,
-        metadata=option("AdamW weight decay (not on biases and LayerNorm).", card=True, minimum=0),
-    )
-    warmup_ratio: float = field(
-        default=0.0,
-        metadata=option("Fraction of the steps warming the learning rate up.", card=True),
-    )
-    gradient_accumulation_steps: int = field(
-        default=1, metadata=option("Batches accumulated per optimizer step.", card=True, minimum=1)
-    )
-    max_grad_norm: float = field(
-        default=1.0, metadata=option("Gradient clipping norm.", card=True, minimum=0)
-    )
-    max_length: int = field(
-        default=512,
-        metadata=option(
-            "Longest sentence in sub-words; longer ones are counted and reported.",
-            card=True,
-            minimum=1,
-        ),
-    )
-    label_all_tokens: bool = field(
-        default=True,
-        metadata=option(
-            "Train on every sub-word (continuation pieces get the word's I- tag) so that "
-            "pipeline(aggregation_strategy='simple') returns whole words; scores stay per word. "
-            "--no-label-all-tokens labels only the first piece, as the book does.",
-            card=True,
-        ),
-    )
-    consistency_weight: float = field(
-        default=1.0,
-        metadata=option(
-            "Weight of a loss that makes the sub-words of a word predict the same tag (B- read "
-            "as I-), so the simple aggregation returns whole words; 0 disables it.",
-            card=True,
-            minimum=0,
-        ),
-    )
-    group_by_length: bool | None = field(
-        default=None,
-        metadata=option(
-            "Batches of similar length (shuffled mega-batches sorted inside, batch order "
-            "shuffled each epoch): far less padding. Default: on unless packing. "
-            "--no-group-by-length samples at random."
-        ),
-    )
-    length_group_size: int = field(
-        default=8,
-        metadata=option(
-            "Batches per length-sorted group: larger groups pad less but mix lengths less "
-            "(measured: 64 lost 0.02-0.03 F1 after one epoch, 8 kept random sampling's F1).",
-            minimum=1,
-        ),
-    )
-    pack: bool | None = field(
-        default=None,
-        metadata=option(
-            "Pack each batch's sentences into as few rows as its longest allows, each attending "
-            "only to itself: the same loss as padding, with a fraction of the padded tokens. "
-            "Default: on when training on the CPU (measured fastest there, with random "
-            "batches), off on a GPU (not measured there)."
-        ),
-    )
     log_every: int = field(
         default=50,
         metadata=option(
@@ -214,151 +85,80 @@ class TrainConfig:
             minimum=1,
         ),
     )
-    fused_adamw: bool = field(
-        default=True, metadata=option("Use torch's fused AdamW kernel (CPU and CUDA).")
-    )
-    compile: str = field(
-        default="no",
-        metadata=option(
-            "torch.compile through accelerate's dynamo plugin, with dynamic shapes so one graph "
-            "serves every batch length: 'default' fuses kernels; 'reduce-overhead' also replays "
-            "CUDA graphs (GPU), one per padded length, so pad to few lengths (--pad-to, 32 by "
-            "default there).",
-            choices=COMPILE_MODES,
-        ),
-    )
-    pad_to: int | None = field(
-        default=None,
-        metadata=option(
-            "Pad batches to a multiple of N tokens (default 8 with mixed precision or "
-            "--matmul-precision other than highest, 32 with --compile reduce-overhead).",
-            minimum=1,
-        ),
-    )
-    num_threads: int | None = field(
-        default=None,
-        metadata=option(
-            "CPU threads for torch (default: every core, also under accelerate).",
-            role=BOOKKEEPING,
-            minimum=1,
-        ),
-    )
-    matmul_precision: str = field(
-        default="highest",
-        metadata=option(
-            "Precision of float32 matrix products (torch.set_float32_matmul_precision): "
-            "'highest' keeps full float32; 'high' allows TF32 on NVIDIA GPUs; 'medium' also "
-            "allows bfloat16 products with float32 sums, which CPUs with AMX or AVX512-BF16 "
-            "multiply 2.3-2.9x faster (bench/RESULTS.md). Default: highest.",
-            choices=MATMUL_PRECISIONS,
-            card=True,
-        ),
-    )
-    mixed_precision: str | None = field(
-        default=None,
-        metadata=option(
-            "no, fp16 or bf16; by default the setting of `accelerate launch` or its config.",
-            choices=("no", "fp16", "bf16"),
-        ),
-    )
-    cpu: bool = field(
-        default=False,
-        metadata=option(
-            "Train on the CPU even if a GPU is present (CPU processes under torchrun use gloo)."
-        ),
-    )
-    seed: int = field(
-        default=42, metadata=option("Seed of the Swiss mix, shuffling and init.", card=True)
-    )
-    checkpointing_steps: int | None = field(
-        default=None,
-        metadata=option(
-            "Also save a checkpoint every N optimizer steps (one per epoch always).",
-            role=BOOKKEEPING,
-            minimum=1,
-        ),
-    )
-    save_total_limit: int | None = field(
-        default=2,
-        metadata=option(
-            "Keep only the newest N checkpoints (none: keep all).", role=BOOKKEEPING, minimum=1
-        ),
-    )
-    resume_from: str | None = field(
-        default=None,
-        metadata=option(
-            "Checkpoint folder to resume from, or 'latest' for this run's newest in "
-            "--output-dir; training continues at the next step.",
-            role=BOOKKEEPING,
-        ),
-    )
-    overwrite_output_dir: bool = field(
-        default=False,
-        metadata=option(
-            "Start afresh in an --output-dir that holds another run's checkpoints.",
-            role=BOOKKEEPING,
-        ),
-    )
     report_to: str = field(
         default="tensorboard",
         metadata=option(
             "Accelerate tracker: tensorboard, wandb, mlflow, all, or none.", role=BOOKKEEPING
         ),
     )
-    num_workers: int = field(
-        default=0, metadata=option("DataLoader worker processes.", role=BOOKKEEPING, minimum=0)
-    )
-    push_to_hub: bool = field(
-        default=False,
-        metadata=option("Push the output folder to the Hub at the end.", role=BOOKKEEPING),
-    )
-    hub_model_id: str | None = field(
-        default=None,
-        metadata=option("Hub repository id, e.g. my-org/xlmr-panx-ch.", role=BOOKKEEPING),
-    )
-    hub_private: bool | None = field(
-        default=None,
-        metadata=option(
-            "Create the Hub repo private (default: the namespace's own default).", role=BOOKKEEPING
-        ),
-    )
+    data: DataOptions = field(default_factory=DataOptions)
+    optimisation: OptimisationOptions = field(default_factory=OptimisationOptions)
+    batching: BatchingOptions = field(default_factory=BatchingOptions)
+    device: DeviceOptions = field(default_factory=DeviceOptions)
+    checkpoints: CheckpointOptions = field(default_factory=CheckpointOptions)
+    hub: HubOptions = field(default_factory=HubOptions)
 
-    def to_dict(self) -> dict:
+    @classmethod
+    def from_flat(cls, values: Mapping[str, Any]) -> TrainConfig:
+        """A configuration from options named as on the command line (as schema 2 saved them),
+        each put into its section; not validated."""
+        return from_flat(cls, values)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> TrainConfig:
+        """A configuration from its nested dict (:meth:`to_dict`); not validated."""
+        return from_nested(cls, values)
+
+    @classmethod
+    def load(cls, path: str | Path) -> TrainConfig:
+        """Read ``train_config.json``: nested (schema 3) or flat (schema 2, or no version, as
+        written before versions were); any other version is refused in one line."""
+        values = json.loads(Path(path).read_text(encoding="utf-8"))
+        try:
+            if not isinstance(values, dict):
+                raise ConfigError("not a JSON object")
+            return _saved_config(values, values.pop("schema_version", FLAT_SCHEMA_VERSION))
+        except ConfigError as error:
+            raise ConfigError(f"{path}: {error}") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The nested layout of schema 3: run-wide options, then one object per section."""
         return dataclasses.asdict(self)
 
+    def flat_dict(self) -> dict[str, Any]:
+        """Every option by its command-line name: what fingerprints and cache keys compare."""
+        return flat_values(self)
+
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        values = {"schema_version": SCHEMA_VERSION, **self.to_dict()}
+        Path(path).write_text(json.dumps(values, indent=2) + "\n")
 
     def validate(self) -> None:
-        """Refuse values that cannot give a right run, naming the option and the allowed range."""
-        if len(self.langs) != len(self.fracs):
-            raise ConfigError(
-                f"--langs has {len(self.langs)} entries but --fracs {len(self.fracs)}"
-            )
-        for frac in self.fracs:
-            if not 0 < frac <= 1:
-                raise ConfigError(f"--fracs must lie in (0, 1], got {frac}")
-        for lang in [*self.train_langs, *self.eval_langs]:
-            if lang not in self.langs:
-                raise ConfigError(f"language {lang!r} is not in --langs {self.langs}")
+        """Refuse values that cannot give a right run, naming the option and the allowed range:
+        the run-wide options here, each section's own in that section."""
         check_bounds(self)
-        one_of("compile", self.compile, COMPILE_MODES)
-        one_of("matmul_precision", self.matmul_precision, MATMUL_PRECISIONS)
-        check_data_options(self)
-        if not 0 <= self.warmup_ratio < 1:
-            raise ConfigError(f"--warmup-ratio must lie in [0, 1), got {self.warmup_ratio}")
-        if self.push_to_hub and not self.hub_model_id:
-            raise ConfigError("--push-to-hub needs --hub-model-id org/name")
-        if self.hub_model_id:
-            check_repo_id(self.hub_model_id, "--hub-model-id")
+        for section in (self.data, self.optimisation, self.batching, self.device,
+                        self.checkpoints, self.hub):
+            section.validate()
+
+
+def _saved_config(values: Mapping[str, Any], version: object) -> TrainConfig:
+    """The configuration a file of schema ``version`` stored: nested (3) or flat (2)."""
+    if version == SCHEMA_VERSION:
+        return TrainConfig.from_dict(values)
+    if version == FLAT_SCHEMA_VERSION:
+        return TrainConfig.from_flat(values)
+    raise ConfigError(f"schema version {version!r} is not one this swiss-ner reads "
+                      f"({FLAT_SCHEMA_VERSION} or {SCHEMA_VERSION})")
 
 
 @dataclass
-class ReportConfig(TrainConfig):
-    """The cross-lingual report: the training options of its runs plus the report's own."""
+class ReportConfig:
+    """The cross-lingual report: the shared training options of its runs plus its own."""
 
     HIDDEN = ("output_dir",)  # each run gets its folder under --report-dir
 
+    training: TrainConfig = field(default_factory=TrainConfig)
     report_dir: str = field(
         default="reports/crosslingual",
         metadata=option("Folder for the report files and the runs (runs/<name>)."),
@@ -386,13 +186,9 @@ class ReportConfig(TrainConfig):
     )
 
     def validate(self) -> None:
-        super().validate()
+        self.training.validate()
         at_least("seeds", self.seeds, 1)
+        langs = self.training.data.langs
         for lang in (self.source_lang, self.target_lang):
-            if lang not in self.langs:
-                raise ConfigError(f"language {lang!r} is not in --langs {self.langs}")
-
-    def train_config(self) -> TrainConfig:
-        """The shared training options of every run."""
-        names = [f.name for f in dataclasses.fields(TrainConfig)]
-        return TrainConfig(**{name: getattr(self, name) for name in names})
+            if lang not in langs:
+                raise ConfigError(f"language {lang!r} is not in --langs {langs}")

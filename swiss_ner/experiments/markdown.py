@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from swiss_ner.config import ReportConfig
+from swiss_ner.config import ReportConfig, TrainConfig
 from swiss_ner.constants import LABEL_NAMES, entity_types, language_name
 from swiss_ner.experiments.scores import Crossing, Estimate, Findings
 from swiss_ner.experiments.tables import markdown_table
@@ -104,20 +104,22 @@ def transfer_gap(table: pd.DataFrame, zero_shot_row: str, source_lang: str = "de
     )
 
 
-def _setup_lines(config: ReportConfig, seeds: Sequence[int]) -> list[str]:
-    labels = config.label_names or LABEL_NAMES
+def _setup_lines(config: TrainConfig, seeds: Sequence[int]) -> list[str]:
+    data = config.data
+    labels = data.label_names or LABEL_NAMES
     return [
         "# Cross-lingual transfer",
         "",
         f"Model `{config.model_name_or_path}`, entity types {', '.join(entity_types(labels))}. "
         f"Same hyper-parameters for every run: {config.num_epochs} epoch(s)"
         + (f", at most {config.max_steps} steps" if config.max_steps else "")
-        + f", batch size {config.batch_size}, learning rate {config.learning_rate}, "
-        f"seed(s) {', '.join(map(str, seeds))}, data {config.data_dir or 'google/xtreme (Hub)'}, "
-        f"Swiss mix fractions {dict(zip(config.langs, config.fracs, strict=True))}"
+        + f", batch size {config.batching.batch_size}, learning rate "
+        f"{config.optimisation.learning_rate}, seed(s) {', '.join(map(str, seeds))}, "
+        f"data {data.data_dir or 'google/xtreme (Hub)'}, "
+        f"Swiss mix fractions {dict(zip(data.langs, data.fracs, strict=True))}"
         + (
-            f", at most {config.max_train_samples} training sentences per run"
-            if config.max_train_samples
+            f", at most {data.max_train_samples} training sentences per run"
+            if data.max_train_samples
             else ""
         )
         + ".",
@@ -207,7 +209,7 @@ def render_markdown(
     """The report: setup, scoring, the strategy table, the learning curve and, for
     xlm-roberta-base, the book's figures."""
     names = findings.names
-    lines = _setup_lines(config, sorted(set(findings.scores["seed"])))
+    lines = _setup_lines(config.training, sorted(set(findings.scores["seed"])))
     lines += _scoring_lines(findings.scores, findings.seeds)
     if not findings.summary.empty:
         lines += [
@@ -228,6 +230,6 @@ def render_markdown(
         lines += _curve_lines(findings.curve, findings.zero_shot, findings.crossing,
                               (names.source_lang, names.target_lang), capped_note,
                               images.get("curve"))
-    if config.model_name_or_path in BOOK_MODELS:
+    if config.training.model_name_or_path in BOOK_MODELS:
         lines += _book_lines(config, list(dict.fromkeys(findings.scores["split"])))
     return "\n".join(lines)

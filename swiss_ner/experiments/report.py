@@ -44,7 +44,7 @@ def curve_plan(config: ReportConfig) -> tuple[list[int], str | None]:
     and a note naming the sizes that were capped."""
     if "learning-curve" not in config.strategies:
         return [], None
-    available = available_train_sentences(config.train_config(), config.target_lang)
+    available = available_train_sentences(config.training, config.target_lang)
     sizes = curve_sizes_capped(config.curve_sizes, available)
     dropped = sorted(size for size in config.curve_sizes if size > available)
     if not dropped:
@@ -69,10 +69,11 @@ def build_report(config: ReportConfig, train_fn: TrainFn | None = None) -> Cross
     runs_dir = report_dir / "runs"
     runs_dir.mkdir(parents=True, exist_ok=True)
     sizes, capped_note = curve_plan(config)
-    runs = plan_runs(config.langs, config.strategies, sizes, config.source_lang,
-                     config.target_lang, config.max_train_samples)
+    langs = config.training.data.langs
+    runs = plan_runs(langs, config.strategies, sizes, config.source_lang,
+                     config.target_lang, config.training.data.max_train_samples)
     results = run_all(runs, config, runs_dir, train_fn or _default_train)
-    names = RowNames(tuple(config.langs), config.source_lang, config.target_lang)
+    names = RowNames(tuple(langs), config.source_lang, config.target_lang)
     report = CrosslingualReport(find_all(runs, results, names), results, capped_note)
     write_report(config, report)
     return report
@@ -87,7 +88,7 @@ def _band_label(findings: Findings) -> str:
 def _plot(config: ReportConfig, findings: Findings, report_dir: Path) -> dict[str, Path]:
     """The F1 bars with error bars and the learning curve with its bands."""
     paths: dict[str, Path] = {}
-    model = config.model_name_or_path
+    model = config.training.model_name_or_path
     if not findings.summary.empty:
         paths["bars"] = plot_f1_bars(
             findings.table, report_dir / "crosslingual.png",

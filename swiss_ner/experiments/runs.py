@@ -8,7 +8,6 @@ change. Runs live in ``<report_dir>/runs/<name>/seed-<seed>``.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import shutil
@@ -22,7 +21,7 @@ from swiss_ner.checkpoints import (
     list_checkpoints,
 )
 from swiss_ner.config import STRATEGIES, ReportConfig, TrainConfig
-from swiss_ner.config.fields import BOOKKEEPING, fields_with_role
+from swiss_ner.config.fields import BOOKKEEPING, fields_with_role, with_options
 from swiss_ner.constants import LABEL_NAMES
 from swiss_ner.results import RESULTS_FILE, RunResults
 
@@ -34,7 +33,7 @@ RunTable = dict[tuple[str, int], RunResults]
 
 # Options that change neither the trained weights nor the scores: a cached run is reused
 # whatever their values. The run's length and what it is scored on do change its results.
-# The options that do not change a run's results, read from each field's stated role.
+# Read from each option's stated role, in whichever section it sits.
 NON_RESULT_FIELDS: frozenset[str] = fields_with_role(TrainConfig, BOOKKEEPING)
 
 
@@ -54,7 +53,7 @@ class SubRun:
     def config(self, base: TrainConfig, runs_dir: Path, seed: int) -> TrainConfig:
         """The base configuration with this run's languages, size, seed and folder (never
         pushed)."""
-        return dataclasses.replace(
+        return with_options(
             base,
             output_dir=str(self.folder(runs_dir, seed)),
             train_langs=list(self.train_langs),
@@ -70,7 +69,7 @@ class SubRun:
 
 def report_seeds(config: ReportConfig) -> list[int]:
     """The seeds every sub-run is trained with: ``seed``, ``seed + 1``, ... (``seeds`` of them)."""
-    return [config.seed + offset for offset in range(config.seeds)]
+    return [config.training.seed + offset for offset in range(config.seeds)]
 
 
 def curve_sizes_capped(sizes: Sequence[int], available: int) -> list[int]:
@@ -84,15 +83,16 @@ def available_train_sentences(config: TrainConfig, lang: str) -> int:
     """Training sentences of ``lang`` in the Swiss mix (and under ``--max-train-samples``)."""
     from swiss_ner.data import load_panx
 
-    frac = config.fracs[config.langs.index(lang)]
-    label_names = config.label_names or LABEL_NAMES
-    dataset = load_panx(lang, config.data_dir, label_names=label_names,
-                        tag_scheme=config.tag_scheme, tag_column=config.tag_column)
+    data = config.data
+    frac = data.fracs[data.langs.index(lang)]
+    label_names = data.label_names or LABEL_NAMES
+    dataset = load_panx(lang, data.data_dir, label_names=label_names,
+                        tag_scheme=data.tag_scheme, tag_column=data.tag_column)
     if "train" not in dataset:
-        raise ValueError(f"no train split for {lang!r} in {config.data_dir or 'the Hub data'}")
+        raise ValueError(f"no train split for {lang!r} in {data.data_dir or 'the Hub data'}")
     available = int(dataset["train"].num_rows * frac)
-    if config.max_train_samples is not None:
-        available = min(available, config.max_train_samples)
+    if data.max_train_samples is not None:
+        available = min(available, data.max_train_samples)
     return available
 
 
@@ -145,12 +145,11 @@ def _comparable(values: dict) -> dict:
     return {k: v for k, v in normalised.items() if k not in NON_RESULT_FIELDS}
 
 
-def config_matches(saved: dict, config: TrainConfig) -> bool:
-    """Whether a saved run configuration gives the same results as ``config``."""
-    wanted = _comparable(config.to_dict())
-    # Options added after a run was saved count with their default value.
-    have = {**_comparable(TrainConfig().to_dict()), **_comparable(saved)}
-    return all(key in have and have[key] == value for key, value in wanted.items())
+def config_matches(saved: TrainConfig, config: TrainConfig) -> bool:
+    """Whether a saved run configuration gives the same results as ``config``, compared option
+    by option under their command-line names, so a run saved with the flat configuration of
+    schema 2 is still the same run; options added since it was saved hold their defaults."""
+    return _comparable(saved.flat_dict()) == _comparable(config.flat_dict())
 
 
 def load_cached_results(config: TrainConfig) -> RunResults | None:
@@ -173,13 +172,13 @@ def load_cached_results(config: TrainConfig) -> RunResults | None:
 def resume_or_restart(config: TrainConfig) -> TrainConfig:
     """Resume from the newest checkpoint of this very run (same configuration fingerprint) that
     an interrupted report left behind; otherwise start afresh, clearing any other checkpoints."""
-    fingerprint = config_fingerprint(config.to_dict())
+    fingerprint = config_fingerprint(config.flat_dict())
     own = [state for state, _ in list_checkpoints(config.output_dir)
            if state.fingerprint == fingerprint]
     if own:
         logger.info("%s: resuming from step %d", config.output_dir, own[-1].completed_steps)
-        return dataclasses.replace(config, resume_from="latest")
-    return dataclasses.replace(config, resume_from=None, overwrite_output_dir=True)
+        return with_options(config, resume_from="latest")
+    return with_options(config, resume_from=None, overwrite_output_dir=True)
 
 
 def free_disk(output_dir: Path, keep_weights: bool) -> None:
@@ -210,7 +209,7 @@ def run_all(
     train_fn: TrainFn,
 ) -> RunTable:
     """Every sub-run with every seed, trained or reused."""
-    base = config.train_config()
+    base = config.training
     seeds = report_seeds(config)
     results: RunTable = {}
     total = len(runs) * len(seeds)

@@ -38,7 +38,7 @@ class TrainingData:
 def _encode(
     dataset: Dataset, tokenizer, config: TrainConfig, label_all: bool
 ) -> tuple[Dataset, tuple[int, int]]:
-    max_length = min(config.max_length, tokenizer.model_max_length)
+    max_length = min(config.data.max_length, tokenizer.model_max_length)
     encoded = tokenize_and_align(dataset, tokenizer, max_length, label_all)
     return encoded.remove_columns("cut_entities"), truncation_counts(encoded)
 
@@ -51,31 +51,32 @@ def _by_length(dataset: Dataset) -> Dataset:
 
 def load_data(config: TrainConfig, label_names: list[str]) -> TrainingData:
     """The Swiss mix, tokenised: the training languages concatenated, evaluation per language."""
+    data = config.data
     corpus = build_swiss_corpus(
-        config.langs, config.fracs, config.seed, config.data_dir, label_names=label_names,
-        tag_scheme=config.tag_scheme, tag_column=config.tag_column,
+        data.langs, data.fracs, config.seed, data.data_dir, label_names=label_names,
+        tag_scheme=data.tag_scheme, tag_column=data.tag_column,
     )
-    train_set = concatenate_languages(corpus, config.train_langs, "train", config.seed)
-    if config.max_train_samples is not None:
-        train_set = train_set.select(range(min(config.max_train_samples, train_set.num_rows)))
+    train_set = concatenate_languages(corpus, data.train_langs, "train", config.seed)
+    if data.max_train_samples is not None:
+        train_set = train_set.select(range(min(data.max_train_samples, train_set.num_rows)))
     tokenizer = load_tokenizer(config.model_name_or_path)
-    train_encoded, train_cut = _encode(train_set, tokenizer, config, config.label_all_tokens)
-    sets: dict[str, dict[str, Dataset]] = {config.eval_split: {}, "test": {}}
-    truncated: dict[str, dict[str, tuple[int, int]]] = {config.eval_split: {}, "test": {}}
-    for lang in config.eval_langs:
-        for split in dict.fromkeys([config.eval_split, "test"]):
+    train_encoded, train_cut = _encode(train_set, tokenizer, config, data.label_all_tokens)
+    sets: dict[str, dict[str, Dataset]] = {data.eval_split: {}, "test": {}}
+    truncated: dict[str, dict[str, tuple[int, int]]] = {data.eval_split: {}, "test": {}}
+    for lang in data.eval_langs:
+        for split in dict.fromkeys([data.eval_split, "test"]):
             if split not in corpus[lang]:
-                if split == config.eval_split:
+                if split == data.eval_split:
                     raise ConfigError(f"--eval-split: no {split!r} split for {lang!r}")
                 continue
             dataset = corpus[lang][split]
-            if config.max_eval_samples is not None:
-                dataset = dataset.select(range(min(config.max_eval_samples, dataset.num_rows)))
+            if data.max_eval_samples is not None:
+                dataset = dataset.select(range(min(data.max_eval_samples, dataset.num_rows)))
             encoded, truncated[split][lang] = _encode(dataset, tokenizer, config, False)
             sets[split][lang] = _by_length(encoded)
     info = DatasetInfo(
-        source=config.data_dir or "google/xtreme",
-        fracs=dict(zip(config.langs, config.fracs, strict=True)),
+        source=data.data_dir or "google/xtreme",
+        fracs=dict(zip(data.langs, data.fracs, strict=True)),
         train_sentences=train_set.num_rows,
         sizes={lang: {s: ds.num_rows for s, ds in dd.items()} for lang, dd in corpus.items()},
         entity_counts={
@@ -83,8 +84,8 @@ def load_data(config: TrainConfig, label_names: list[str]) -> TrainingData:
         },
         truncated_train_sentences=train_cut[0],
     )
-    test_sets = sets["test"] if config.eval_split != "test" else {}
-    return TrainingData(tokenizer, train_encoded, sets[config.eval_split], test_sets, info,
+    test_sets = sets["test"] if data.eval_split != "test" else {}
+    return TrainingData(tokenizer, train_encoded, sets[data.eval_split], test_sets, info,
                         truncated)
 
 
@@ -97,22 +98,23 @@ def make_loaders(
     # Its own generator keeps each epoch's start from drawing on the global RNG, so a resumed
     # run sees the same dropout masks as an uninterrupted one.
     generator = torch.Generator().manual_seed(config.seed)
+    options = config.batching
     if batching.group_by_length:
         lengths = [len(ids) for ids in data.train["input_ids"]]
         order = {"batch_sampler": LengthGroupedBatchSampler(
-            lengths, config.batch_size, config.seed, config.length_group_size
+            lengths, options.batch_size, config.seed, options.length_group_size
         )}
     else:
-        order = {"shuffle": True, "batch_size": config.batch_size}
+        order = {"shuffle": True, "batch_size": options.batch_size}
     train_collator = (
         PackingCollator(data.tokenizer.pad_token_id, pad_to) if batching.pack else collator
     )
     train_loader = DataLoader(data.train, generator=generator, collate_fn=train_collator,
-                              num_workers=config.num_workers, **order)
+                              num_workers=options.num_workers, **order)
 
     def eval_loaders(sets: dict[str, Dataset]) -> dict[str, DataLoader]:
         return {
-            lang: DataLoader(ds, batch_size=config.eval_batch_size, collate_fn=collator)
+            lang: DataLoader(ds, batch_size=options.eval_batch_size, collate_fn=collator)
             for lang, ds in sets.items()
         }
 
@@ -122,8 +124,9 @@ def make_loaders(
 def resolve_batching(config: TrainConfig, device_type: str, mixed_precision: str) -> Batching:
     """The batching defaults filled in for the device, as measured (bench/RESULTS.md): random
     batches packed into few rows on the CPU, length-grouped batches on a GPU."""
-    pack = config.pack if config.pack is not None else device_type == "cpu"
-    group = config.group_by_length if config.group_by_length is not None else not pack
+    options = config.batching
+    pack = options.pack if options.pack is not None else device_type == "cpu"
+    group = options.group_by_length if options.group_by_length is not None else not pack
     return Batching(group_by_length=group, pack=pack,
                     pad_to=batch_padding(config, mixed_precision))
 
@@ -131,9 +134,9 @@ def resolve_batching(config: TrainConfig, device_type: str, mixed_precision: str
 def batch_padding(config: TrainConfig, mixed_precision: str) -> int | None:
     """The multiple batches are padded to: few distinct shapes where kernels are made per shape
     (CUDA graphs; oneDNN's bfloat16 products), tensor-core multiples under mixed precision."""
-    if config.pad_to:
-        return config.pad_to
-    if config.compile == "reduce-overhead":
+    if config.batching.pad_to:
+        return config.batching.pad_to
+    if config.device.compile == "reduce-overhead":
         return 32
-    reduced = mixed_precision != "no" or config.matmul_precision != "highest"
+    reduced = mixed_precision != "no" or config.device.matmul_precision != "highest"
     return 8 if reduced else None

@@ -97,17 +97,18 @@ class Loop:
 def train_step(loop: Loop, batch: dict) -> torch.Tensor:
     """One forward and backward pass (an optimizer step when the accumulation is complete)."""
     config, accelerator, model = loop.config, loop.accelerator, loop.model
-    if config.compile == "reduce-overhead":
+    if config.device.compile == "reduce-overhead":
         torch.compiler.cudagraph_mark_step_begin()  # last step's graph outputs are done with
     with accelerator.accumulate(model):
         outputs = model(**batch)
         loss = outputs.loss
         words = loop.evaluate.words
-        if config.consistency_weight and words.continuation is not None:
-            loss = loss + config.consistency_weight * words.loss(outputs.logits, batch["input_ids"])
+        weight = config.optimisation.consistency_weight
+        if weight and words.continuation is not None:
+            loss = loss + weight * words.loss(outputs.logits, batch["input_ids"])
         accelerator.backward(loss)
         if accelerator.sync_gradients:
-            accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+            accelerator.clip_grad_norm_(model.parameters(), config.optimisation.max_grad_norm)
         loop.optimizer.step()
         loop.scheduler.step()
         loop.optimizer.zero_grad(set_to_none=True)
@@ -153,7 +154,8 @@ def save_point(loop: Loop, state: ckpt.TrainingState, losses: LossMonitor, start
     losses.check_finite(loop.output_dir)
     state.epoch_loss_sum = float(losses.epoch)
     state.elapsed_s += time.perf_counter() - started
-    ckpt.save_checkpoint(loop.accelerator, loop.output_dir, state, loop.config.save_total_limit)
+    ckpt.save_checkpoint(loop.accelerator, loop.output_dir, state,
+                         loop.config.checkpoints.save_total_limit)
     return time.perf_counter()
 
 
@@ -161,7 +163,7 @@ def end_epoch(
     loop: Loop, state: ckpt.TrainingState, losses: LossMonitor, finished: bool
 ) -> dict[str, LanguageScores]:
     """Evaluate, log and record the epoch that just ended (or stopped, when not ``finished``)."""
-    scores = loop.evaluate(loop.eval_loaders, loop.config.eval_split)
+    scores = loop.evaluate(loop.eval_loaders, loop.config.data.eval_split)
     f1 = {lang: s.f1 for lang, s in scores.items()}
     epoch_loss = float(losses.epoch) / max(state.epoch_batches, 1)
     loop.accelerator.log({f"eval/f1_{lang}": v for lang, v in f1.items()},
@@ -185,6 +187,7 @@ def end_epoch(
 def fit(loop: Loop, state: ckpt.TrainingState) -> dict[str, LanguageScores]:
     """Train until the planned step count; return the last evaluation's scores."""
     config, accelerator, plan = loop.config, loop.accelerator, loop.plan
+    every = config.checkpoints.checkpointing_steps
     losses = LossMonitor(accelerator.device, state)
     progress = progress_bar(total=plan.total_steps, initial=state.completed_steps, desc="train",
                             disable=not accelerator.is_local_main_process)
@@ -217,7 +220,7 @@ def fit(loop: Loop, state: ckpt.TrainingState) -> dict[str, LanguageScores]:
                     progress.set_postfix(loss=f"{loss:.4f}")
                     accelerator.log({"train/loss": loss,
                                      "train/lr": loop.scheduler.get_last_lr()[0]}, step=step)
-                if config.checkpointing_steps and step % config.checkpointing_steps == 0:
+                if every and step % every == 0:
                     started = save_point(loop, state, losses, started)
                 if stop.signal is not None:
                     save_point(loop, state, losses, started)

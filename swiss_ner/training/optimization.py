@@ -18,9 +18,10 @@ def make_optimizer(config: TrainConfig, model: torch.nn.Module) -> torch.optim.A
     for name, param in model.named_parameters():
         if param.requires_grad:
             (skip if any(nd in name for nd in no_decay) else decay).append(param)
-    groups = [{"params": decay, "weight_decay": config.weight_decay},
+    groups = [{"params": decay, "weight_decay": config.optimisation.weight_decay},
               {"params": skip, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=config.learning_rate, fused=config.fused_adamw or None)
+    options = config.optimisation
+    return torch.optim.AdamW(groups, lr=options.learning_rate, fused=options.fused_adamw or None)
 
 
 @dataclass
@@ -34,7 +35,7 @@ class Schedule:
 
 def make_schedule(config: TrainConfig, optimizer, batches_per_epoch: int, processes: int):
     """The step counts and a linear schedule with warm-up over them."""
-    steps_per_epoch = math.ceil(batches_per_epoch / config.gradient_accumulation_steps)
+    steps_per_epoch = math.ceil(batches_per_epoch / config.optimisation.gradient_accumulation_steps)
     if steps_per_epoch < 1:
         raise ConfigError("no training batches: the training set is empty")
     total = config.max_steps or steps_per_epoch * config.num_epochs
@@ -43,7 +44,7 @@ def make_schedule(config: TrainConfig, optimizer, batches_per_epoch: int, proces
     scheduler = get_scheduler(
         "linear",
         optimizer=optimizer,
-        num_warmup_steps=int(config.warmup_ratio * total) * processes,
+        num_warmup_steps=int(config.optimisation.warmup_ratio * total) * processes,
         num_training_steps=total * processes,
     )
     return scheduler, plan

@@ -3,6 +3,7 @@ model, optimiser and schedule, resume, fit, evaluate, save, push."""
 
 from __future__ import annotations
 
+import copy
 import os
 import signal
 from collections.abc import Callable, Iterator
@@ -36,10 +37,11 @@ def make_accelerator(config: TrainConfig) -> Accelerator:
     precision of float32 matrix products set for the process."""
     # Accelerate forms a CPU process group (gloo) only when asked for the CPU explicitly.
     launched_without_gpu = "LOCAL_RANK" in os.environ and not torch.cuda.is_available()
+    device = config.device
     accelerator = Accelerator(
-        cpu=config.cpu or launched_without_gpu,
-        mixed_precision=config.mixed_precision,
-        gradient_accumulation_steps=config.gradient_accumulation_steps,
+        cpu=device.cpu or launched_without_gpu,
+        mixed_precision=device.mixed_precision,
+        gradient_accumulation_steps=config.optimisation.gradient_accumulation_steps,
         log_with=None if config.report_to == "none" else config.report_to,
         project_config=ProjectConfiguration(
             project_dir=config.output_dir, logging_dir=str(Path(config.output_dir) / LOGS_DIR)
@@ -47,16 +49,16 @@ def make_accelerator(config: TrainConfig) -> Accelerator:
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
         # Compiled last in `prepare`, around the mixed-precision wrapper; dynamic shapes, so
         # that batches of a new length reuse the graph instead of compiling again.
-        dynamo_plugin=None if config.compile == "no" else TorchDynamoPlugin(
-            backend="inductor", mode=config.compile, dynamic=True
+        dynamo_plugin=None if device.compile == "no" else TorchDynamoPlugin(
+            backend="inductor", mode=device.compile, dynamic=True
         ),
     )
-    torch.set_float32_matmul_precision(config.matmul_precision)
+    torch.set_float32_matmul_precision(device.matmul_precision)
     if accelerator.device.type == "cpu":
         # `accelerate launch` pins CPU runs to one thread; share the cores between processes.
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
         per_process = max(1, (cores or 1) // accelerator.num_processes)
-        torch.set_num_threads(config.num_threads or per_process)
+        torch.set_num_threads(device.num_threads or per_process)
     return accelerator
 
 
@@ -77,9 +79,10 @@ def library_versions() -> dict[str, str]:
 
 
 def _tracker_config(config: TrainConfig) -> dict:
-    """TensorBoard's hparams accept scalars only: lists become strings, None is dropped."""
+    """TensorBoard's hparams accept scalars only: options by their flag names, lists become
+    strings, None is dropped."""
     flat = {}
-    for key, value in config.to_dict().items():
+    for key, value in config.flat_dict().items():
         if isinstance(value, list):
             value = " ".join(map(str, value))
         if value is not None:
@@ -90,13 +93,14 @@ def _tracker_config(config: TrainConfig) -> dict:
 def resume_or_start(loop: Loop) -> ckpt.TrainingState:
     """This run's checkpoint when resuming; else a fresh state, refusing another run's folder."""
     config, accelerator = loop.config, loop.accelerator
-    fresh = ckpt.TrainingState.for_run(config.to_dict())
-    if not config.resume_from:
+    fresh = ckpt.TrainingState.for_run(config.flat_dict())
+    options = config.checkpoints
+    if not options.resume_from:
         if accelerator.is_main_process:
-            ckpt.refuse_foreign_checkpoints(loop.output_dir, config.overwrite_output_dir)
+            ckpt.refuse_foreign_checkpoints(loop.output_dir, options.overwrite_output_dir)
         accelerator.wait_for_everyone()
         return fresh
-    folder = ckpt.find_checkpoint(loop.output_dir, config.resume_from, fresh.fingerprint,
+    folder = ckpt.find_checkpoint(loop.output_dir, options.resume_from, fresh.fingerprint,
                                   fresh.options)
     accelerator.print(f"Resuming from {folder}")
     return ckpt.load_checkpoint(accelerator, folder)
@@ -107,7 +111,8 @@ def warn_if_disk_is_small(loop: Loop) -> None:
     if loop.accelerator.is_main_process:
         size = ckpt.estimate_checkpoint_bytes(loop.accelerator.unwrap_model(loop.model),
                                               loop.optimizer)
-        warning = ckpt.space_warning(loop.output_dir, size, loop.config.save_total_limit)
+        warning = ckpt.space_warning(loop.output_dir, size,
+                                     loop.config.checkpoints.save_total_limit)
         if warning:
             loop.accelerator.print(warning)
 
@@ -131,7 +136,8 @@ def sigterm_ignored() -> Iterator[None]:
 def save_outputs(loop: Loop, tokenizer, results: RunResults) -> None:
     """Model (stock architecture), tokenizer, results.json, train_config.json and the card; a
     failed write ends in one line naming the path (and the checkpoint to resume)."""
-    with ckpt.reported_write(loop.output_dir, loop.output_dir, loop.config.save_total_limit):
+    keep = loop.config.checkpoints.save_total_limit
+    with ckpt.reported_write(loop.output_dir, loop.output_dir, keep):
         _save_outputs(loop, tokenizer, results)
 
 
@@ -147,7 +153,7 @@ def _save_outputs(loop: Loop, tokenizer, results: RunResults) -> None:
         tokenizer.save_pretrained(output_dir)
         results.save(output_dir / "results.json")
         loop.config.save(output_dir / "train_config.json")
-        write_model_card(output_dir, repo_id=loop.config.hub_model_id)
+        write_model_card(output_dir, repo_id=loop.config.hub.hub_model_id)
         accelerator.print(f"Saved model, tokenizer, results.json and README.md to {output_dir} "
                           f"(train time {results.train_time_s / 60:.1f} min)")
     accelerator.wait_for_everyone()
@@ -158,7 +164,8 @@ def push_outputs(loop: Loop) -> None:
     from swiss_ner.hub import HubPushError, push_to_hub
 
     try:
-        push_to_hub(loop.output_dir, loop.config.hub_model_id, private=loop.config.hub_private,
+        hub = loop.config.hub
+        push_to_hub(loop.output_dir, hub.hub_model_id, private=hub.hub_private,
                     accelerator=loop.accelerator)
     except HubPushError as error:
         raise TrainingError(
@@ -218,9 +225,9 @@ def run_record(
     config, accelerator = loop.config, loop.accelerator
     return RunResults(
         base_model=canonical_base_model(config.model_name_or_path),
-        config=config.to_dict(), label_names=list(loop.evaluate.id2label.values()),
-        train_langs=list(config.train_langs), eval_langs=list(config.eval_langs),
-        eval_split=config.eval_split, metrics=scores, test_metrics=test_scores,
+        config=copy.deepcopy(config), label_names=list(loop.evaluate.id2label.values()),
+        train_langs=list(config.data.train_langs), eval_langs=list(config.data.eval_langs),
+        eval_split=config.data.eval_split, metrics=scores, test_metrics=test_scores,
         dataset=data.info, history=[EpochRecord(**record) for record in state.history],
         train_time_s=round(state.elapsed_s, 2), train_steps=state.completed_steps,
         num_processes=accelerator.num_processes,
@@ -234,7 +241,8 @@ def train(
     on_step: Callable[[int], None] | None = None,
     on_batch: Callable[[dict], None] | None = None,
 ) -> RunResults:
-    """Fine-tune on ``config.train_langs``, evaluate on ``config.eval_langs``, save everything.
+    """Fine-tune on ``config.data.train_langs``, evaluate on ``config.data.eval_langs``, save
+    everything.
 
     Returns the run record also written to ``<output_dir>/results.json``. ``on_step(step)``
     runs after every optimizer step and ``on_batch(batch)`` before each batch's step (the
@@ -256,7 +264,7 @@ def _train(
 ) -> RunResults:
     """The steps of :func:`train`, inside the output folder's lock."""
     set_seed(config.seed)
-    label_names = list(config.label_names or LABEL_NAMES)
+    label_names = list(config.data.label_names or LABEL_NAMES)
     with accelerator.main_process_first():
         data = load_data(config, label_names)
     loop = prepare_loop(config, accelerator, data, label_names, on_step, on_batch)
@@ -266,20 +274,20 @@ def _train(
     state = resume_or_start(loop)
     warn_if_disk_is_small(loop)
     accelerator.print(
-        f"Training on {', '.join(config.train_langs)}: {data.info.train_sentences} sentences, "
+        f"Training on {', '.join(config.data.train_langs)}: {data.info.train_sentences} sentences, "
         f"{loop.plan.total_steps} steps ({loop.plan.num_epochs} epochs of "
         f"{loop.plan.steps_per_epoch}), {accelerator.num_processes} process(es), "
         f"mixed precision {accelerator.mixed_precision}, float32 products "
-        f"{config.matmul_precision}, " + loop.batching.describe()
+        f"{config.device.matmul_precision}, " + loop.batching.describe()
     )
-    scores = fit(loop, state) or loop.evaluate(loop.eval_loaders, config.eval_split)
+    scores = fit(loop, state) or loop.evaluate(loop.eval_loaders, config.data.eval_split)
     # Model selection never sees test: it is scored once, on the final model.
     test_scores = loop.evaluate(loop.test_loaders, "test") if loop.test_loaders else {}
 
     results = run_record(loop, data, state, scores, test_scores)
     with sigterm_ignored():  # once saving starts, the run completes and exits 0
         save_outputs(loop, data.tokenizer, results)
-        if config.push_to_hub:
+        if config.hub.push_to_hub:
             push_outputs(loop)
         accelerator.end_training()
     return results
