@@ -1,7 +1,8 @@
 """How fast ``swiss-ner tag-corpus`` tags a corpus, how much memory it keeps, and against what.
 
-Builds documents of one to three PAN-X validation sentences (de/fr/it/en, joined as raw text)
-into a JSONL corpus and measures, each in a fresh process whose peak RSS is its own:
+Builds documents of one to three PAN-X validation sentences of one language (joined as raw
+text; de, fr, it and en take turns, so small and large corpora hold the same mix) into a JSONL
+corpus and measures, each in a fresh process whose peak RSS is its own:
 ``NerTagger.tag`` on every text held in memory; ``tag-corpus`` with the local engine in one
 process and in two (``accelerate launch``); the Ray engine; and ``pipeline("ner",
 aggregation_strategy="simple")`` over ``KeyDataset(dataset, "text")`` with ``batch_size=64``.
@@ -60,17 +61,24 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def build_corpus(sentences: list[dict], count: int, path: Path) -> int:
-    """``count`` documents of 1–3 consecutive sentences (cycling); returns the sentences used."""
-    total, position = 0, 0
+    """``count`` documents of 1–3 consecutive sentences of one language, the languages taking
+    turns (de, fr, it, en, de, ...), so that a small corpus and a large one hold the same mix;
+    each language's sentences cycle. Returns the sentences used."""
+    by_lang: dict[str, list[dict]] = {}
+    for sentence in sentences:
+        by_lang.setdefault(sentence["lang"], []).append(sentence)
+    langs = sorted(by_lang, key=[s["lang"] for s in sentences].index)
+    cursor = dict.fromkeys(langs, 0)
+    total = 0
     with path.open("w", encoding="utf-8") as handle:
         for number in range(count):
-            size = 1 + number % 3
-            chosen = [sentences[(position + k) % len(sentences)] for k in range(size)]
-            position += size
+            lang, size = langs[number % len(langs)], 1 + number % 3
+            pool = by_lang[lang]
+            chosen = [pool[(cursor[lang] + k) % len(pool)] for k in range(size)]
+            cursor[lang] += size
             total += size
             text = " ".join(" ".join(sentence["tokens"]) for sentence in chosen)
-            handle.write(json.dumps({"text": text, "lang": chosen[0]["lang"]},
-                                    ensure_ascii=False) + "\n")
+            handle.write(json.dumps({"text": text, "lang": lang}, ensure_ascii=False) + "\n")
     return total
 
 
@@ -200,7 +208,8 @@ def main(argv=None) -> int:
             print(f"measuring {VARIANTS[variant]} ...", file=sys.stderr, flush=True)
             results[variant] = measure(variant, args, corpus, folder)
         notes = [f"{len(sentences):,} validation sentences of de/fr/it/en, joined into documents "
-                 "of 1–3 sentences; times exclude loading the model"]
+                 "of 1–3 sentences of one language, the languages taking turns; times exclude "
+                 "loading the model and importing the readers"]
         for variant in ("local", "local-2", "ray"):
             if variant in results and "memory" in results:
                 differing, gap = compare(results[variant]["output"], results["memory"]["entities"])

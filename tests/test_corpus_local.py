@@ -16,6 +16,7 @@ import pyarrow.dataset as ds
 import pytest
 
 from swiss_ner.cli import main
+from swiss_ner.corpus import local
 from swiss_ner.inference import NerTagger
 
 SENTENCES = [
@@ -229,3 +230,32 @@ def test_consecutive_shards_share_one_input_stream():
 
     assert list(contiguous_runs([3, 4, 5, 9, 11, 12])) == [[3, 4, 5], [9], [11, 12]]
     assert list(contiguous_runs([])) == []
+
+
+def _resident_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS in /proc/self/status")
+
+
+@pytest.mark.skipif(local._malloc_trim() is None or not Path("/proc/self/status").exists(),
+                    reason="needs glibc's malloc_trim and /proc")
+def test_freed_memory_goes_back_to_the_system():
+    """Blocks freed below a live one stay resident under glibc until the engine trims them."""
+    import ctypes
+
+    libc = ctypes.CDLL(None)
+    libc.malloc.restype = ctypes.c_void_p
+    libc.free.argtypes = [ctypes.c_void_p]
+    blocks = [libc.malloc(64 * 1024) for _ in range(3000)]  # under the mmap threshold: heap
+    for block in blocks:
+        ctypes.memset(block, 1, 64 * 1024)
+    pin = libc.malloc(64 * 1024)  # keeps the heap's top in use, so free() cannot shrink it
+    for block in blocks:
+        libc.free(block)
+    before = _resident_mib()
+    local.return_freed_memory()
+    after = _resident_mib()
+    libc.free(pin)
+    assert before - after > 100, f"{before:.0f} MiB before the trim, {after:.0f} MiB after"

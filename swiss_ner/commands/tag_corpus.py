@@ -36,9 +36,11 @@ def load_tagger(config: CorpusConfig, device):
     from swiss_ner.inference import NerTagger
 
     transformers_logging.disable_progress_bar()
-    return NerTagger.from_pretrained(
+    tagger = NerTagger.from_pretrained(
         config.model, device=device, batch_size=config.batch_size, quantize=config.quantize
     )
+    tagger.tag(["Warm-up in Zürich."])  # the first forward pass is slow; part of loading
+    return tagger
 
 
 def summary_line(summary: dict, seconds: float, tagged: int) -> str:
@@ -70,6 +72,11 @@ def run_local(config: CorpusConfig, job) -> int:
     shards = local.my_shards(job, state)
     todo = sum(job.rows_of(shard)[1] - job.rows_of(shard)[0] for shard in shards)
     tagger = load_tagger(config, config.device or ("cpu" if cpu else state.device))
+    # The readers and the writer import in seconds; like the model, that is start-up, not time
+    # per document, and the clock of the summary line starts after it.
+    import datasets  # noqa: F401
+    import pyarrow.parquet  # noqa: F401
+
     started = time.perf_counter()
     share = f" (process 0's share of {state.num_processes})" if state.num_processes > 1 else ""
     with tqdm(total=todo, unit="doc", desc=f"tagging{share}", file=sys.stderr, dynamic_ncols=True,

@@ -47,7 +47,12 @@ class CorpusConfig:
         metadata=option("Documents per output shard, the unit of resuming (default: 10000)."),
     )
     chunk_size: int = field(
-        default=256, metadata=option("Documents read, tagged and written together (default: 256).")
+        default=1024,
+        metadata=option(
+            "Documents read, tagged and written together. Larger chunks sort more sentences by "
+            "length, so forward passes pad less (measured on 2 cores: 1,024 documents tag about "
+            "15% faster than 256); memory grows with the chunk, not with the corpus."
+        ),
     )
     overwrite: bool = field(
         default=False, metadata=option("Delete an earlier output in --output and start over.")

@@ -23,7 +23,7 @@ class Job:
     text_column: str = "text"
     id_column: str | None = None
     shard_size: int = 10_000
-    chunk_size: int = 256
+    chunk_size: int = 1024
     tagger_options: dict = field(default_factory=dict)
 
     @property

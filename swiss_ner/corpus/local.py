@@ -9,6 +9,9 @@ resumed run write identical files.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import functools
 import os
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
@@ -58,6 +61,29 @@ def _tag_one(tagger, record: dict) -> list:
     except DOCUMENT_ERRORS as error:
         record["error"] = " ".join(f"{type(error).__name__}: {error}".split())
         return []
+
+
+@functools.cache
+def _malloc_trim():
+    """glibc's ``malloc_trim``, or None where the C library has none (musl, macOS, Windows)."""
+    name = ctypes.util.find_library("c")
+    try:
+        return ctypes.CDLL(name).malloc_trim if name else None
+    except (OSError, AttributeError):
+        return None
+
+
+def return_freed_memory() -> None:
+    """Hand the memory freed by the last chunk back to the system.
+
+    glibc keeps freed blocks for reuse, and the forward passes of chunks with ever new tensor
+    shapes leave its heaps more and more fragmented: measured, the resident memory of a stream
+    grew by about 60-90 MiB per 10,000 documents without this and stayed flat with it
+    (``bench/RESULTS.md``). One call per chunk costs well under a millisecond.
+    """
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 def chunks(rows: Iterator, size: int) -> Iterator[list]:
@@ -130,6 +156,7 @@ def _tag_shard(job: Job, shard: int, rows: Iterator, tagger, on_chunk) -> int:
         for chunk in chunks(rows, job.chunk_size):
             records = tag_records(tagger, chunk)
             writer.write(records)
+            return_freed_memory()
             done += len(records)
             if on_chunk:
                 on_chunk(records)

@@ -49,13 +49,14 @@ class TagActor:
     def __call__(self, batch):
         import pyarrow as pa
 
-        from swiss_ner.corpus.local import tag_records
+        from swiss_ner.corpus.local import return_freed_memory, tag_records
         from swiss_ner.corpus.shards import schema
 
         ids = batch.column(ID).to_pylist()
         if self.id_is_string:
             ids = [None if value is None else str(value) for value in ids]
         records = tag_records(self.tagger, zip(ids, batch.column(TEXT).to_pylist(), strict=True))
+        return_freed_memory()
         return pa.Table.from_pylist(records, schema=schema(self.id_is_string))
 
 

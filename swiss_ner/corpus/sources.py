@@ -29,6 +29,10 @@ BUILDERS = {
     ".text": "text",
 }
 TEXT_FILE_COLUMN = "text"
+# Bytes the JSON and text builders read per block (theirs: 10 MiB). A block is parsed whole, so
+# it sets the reader's memory: measured over 100,000 JSONL documents, 10 MiB blocks raised peak
+# memory by 109 MiB and 1 MiB blocks by 39 MiB, at the same speed.
+READ_BLOCK_BYTES = 1 << 20
 NEWLINES = re.compile(r"\r\n|\r|\n")
 
 
@@ -196,6 +200,8 @@ def _stream(file: InputFile, text_column: str, id_column: str | None, skip: int)
     from datasets import load_dataset
 
     options: dict = {}
+    if file.builder in ("json", "text"):
+        options["chunksize"] = READ_BLOCK_BYTES
     if file.builder in ("text", "csv"):
         options["encoding"] = "utf-8-sig"
     if file.builder == "csv":
