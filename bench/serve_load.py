@@ -98,16 +98,30 @@ def start_server(model: str, options: list[str], log) -> tuple[subprocess.Popen,
     raise SystemExit("the server did not start within 180 s")
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants (the server runs its model in a child process)."""
+    tree, index = [pid], 0
+    while index < len(tree):
+        for task in Path(f"/proc/{tree[index]}/task").iterdir():
+            tree.extend(int(child) for child in (task / "children").read_text().split())
+        index += 1
+    return tree
+
+
 def peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    """The server's peak resident memory: the sum of VmHWM over its processes."""
+    total = 0
+    for member in process_tree(pid):
+        for line in Path(f"/proc/{member}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                total += int(line.split()[1])
+    return total / 1024
 
 
 def reset_peak_rss(pid: int) -> None:
     """Let VmHWM start again from the current RSS (Linux: write 5 to clear_refs)."""
-    Path(f"/proc/{pid}/clear_refs").write_text("5")
+    for member in process_tree(pid):
+        Path(f"/proc/{member}/clear_refs").write_text("5")
 
 
 async def post(session, url: str, text: str) -> int:

@@ -35,3 +35,36 @@ class RecordingApi:
 
     def names(self) -> list[str]:
         return [name for name, _ in self.calls]
+
+
+class _FakeBackend:
+    def to_str(self) -> str:
+        return '{"fake": "tokenizer"}'
+
+
+class _FakeTokenizer:
+    backend_tokenizer = _FakeBackend()
+
+
+class FakeTagger:
+    """Stands in for NerTagger in the model's process: tags each text as its length, raises
+    ValueError on a text "bad", and kills its process on a text "die"."""
+
+    tokenizer = _FakeTokenizer()
+
+    def tag(self, texts):
+        import os
+
+        if "die" in texts:
+            os._exit(3)
+        if "bad" in texts:
+            raise ValueError("the model broke on 'bad'")
+        return [[len(text), os.getpid()] for text in texts]
+
+
+def load_fake_tagger() -> FakeTagger:
+    return FakeTagger()
+
+
+def load_nothing():
+    raise OSError("model folder 'missing' does not exist")

@@ -64,6 +64,11 @@ def serving(app):
         sock.close()
 
 
+def counter(tagger):
+    """The server's token count, built from the tagger's tokenizer as the command builds it."""
+    return token_counter(tagger.tokenizer.backend_tokenizer.to_str())
+
+
 class GatedTagger:
     """Wraps ``tag``: records each call's texts, can hold the first call until released, and
     fails on texts that contain ``fail_on``."""
@@ -85,7 +90,7 @@ class GatedTagger:
 
 @pytest.fixture(scope="module")
 def server(tagger, trained_model_dir):
-    app = create_app(tagger.tag, settings(trained_model_dir), cost=token_counter(tagger.tokenizer))
+    app = create_app(tagger.tag, settings(trained_model_dir), cost=counter(tagger))
     with serving(app) as url:
         yield url
 
@@ -128,7 +133,7 @@ def test_inference_client_token_classification_works_unchanged(server, tagger, s
 
 def test_concurrent_answers_equal_one_text_at_a_time(tagger, trained_model_dir, sentences):
     gated = GatedTagger(tagger.tag, hold=True)
-    app = create_app(gated, settings(trained_model_dir), cost=token_counter(tagger.tokenizer))
+    app = create_app(gated, settings(trained_model_dir), cost=counter(tagger))
     bodies = [{"inputs": text} for text in sentences[:-8]]
     bodies += [{"inputs": sentences[i:i + 2]} for i in range(len(sentences) - 8, len(sentences), 2)]
     with serving(app) as url, httpx.Client(base_url=url, timeout=30) as client:

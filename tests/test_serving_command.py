@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 import pytest
@@ -116,6 +117,51 @@ def wait_for_line(lines: queue.Queue, text: str, seconds: float = 30) -> list[st
     raise AssertionError(f"no line with {text!r} in {seen}")
 
 
+def children(pid: int) -> list[int]:
+    """The child processes of ``pid`` (Linux)."""
+    tasks = Path(f"/proc/{pid}/task")
+    return [int(child) for task in tasks.iterdir() for child in
+            (task / "children").read_text().split()]
+
+
+def model_process(pid: int) -> int:
+    """The server's child that holds the model (the other is multiprocessing's tracker)."""
+    for child in children(pid):
+        if "libtorch" in Path(f"/proc/{child}/maps").read_text():
+            return child
+    raise AssertionError(f"no child of {pid} has loaded torch")
+
+
+def exited(pid: int) -> bool:
+    """Gone, or a zombie that only waits to be reaped."""
+    try:
+        return "State:\tZ" in Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return True
+
+
+needs_proc = pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
+
+
+@needs_proc
+def test_the_model_runs_in_a_child_that_ends_with_the_server(trained_model_dir):
+    process, _, url = start_server(trained_model_dir)
+    try:
+        assert httpx.post(url, json={"inputs": "Grüezi aus Bern."}, timeout=30).status_code == 200
+        assert "libtorch" not in Path(f"/proc/{process.pid}/maps").read_text()
+        child = model_process(process.pid)
+        process.kill()  # no chance to clean up: the child must notice the closed pipe
+        process.wait(30)
+        deadline = time.monotonic() + 30
+        while not exited(child) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert exited(child)
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+@needs_proc
 def test_sigterm_answers_the_requests_in_flight_and_exits_0(trained_model_dir):
     sentences = [" ".join(words) for words in
                  read_iob2(PANX_DIR / "validation-de.tsv", "de")["tokens"][:300]]
@@ -132,7 +178,9 @@ def test_sigterm_answers_the_requests_in_flight_and_exits_0(trained_model_dir):
             futures = [pool.submit(post, number) for number in range(6)]
             while not finished:  # the first answer: every request has long been sent by now
                 time.sleep(0.005)
-            process.send_signal(signal.SIGTERM)
+            # As systemd stops a service: every process of it gets SIGTERM, the model's too.
+            for pid in [process.pid, *children(process.pid)]:
+                os.kill(pid, signal.SIGTERM)
             wait_for_line(lines, "Shutting down")
             stopping = time.monotonic()
             with pytest.raises(httpx.TransportError):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import functools
 import signal
 import socket
 
@@ -10,31 +10,28 @@ from swiss_ner.config import ServeConfig
 
 # Windows per forward pass on a CPU when --batch-size is not given: a served batch holds a few
 # dozen sentences of mixed lengths, and forward passes of 16 pad less than the tagger's 32
-# (about 1.4x the sentences/s at 32 sentences per call on 2 cores).
+# (measured on 2 cores at 32 clients: 559 requests/s against 436 with 32 per pass).
 CPU_BATCH_SIZE = 16
 
 
-def cpu_threads() -> int:
-    """Half the cores for the model, at least one: the tagger runs on a worker thread while the
-    event loop parses requests, and on 2 cores two torch threads in that worker answered a lone
-    request 1.8x slower than one, with no gain on batches of 32 (bench/RESULTS.md)."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, (cores or 1) // 2)
-
-
 def load_tagger(config: ServeConfig):
-    """The tagger the service runs, built from the command's options."""
+    """The tagger the service runs, built from the command's options and warmed up; it runs in
+    the model's process (:mod:`swiss_ner.serving.worker`)."""
     import torch
+    from transformers.utils import logging as transformers_logging
 
     from swiss_ner.inference import NerTagger
 
+    transformers_logging.disable_progress_bar()
     device = config.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    if config.num_threads or device == "cpu":
-        torch.set_num_threads(config.num_threads or cpu_threads())
+    if config.num_threads:
+        torch.set_num_threads(config.num_threads)
     batch_size = config.batch_size or (CPU_BATCH_SIZE if device == "cpu" else None)
-    return NerTagger.from_pretrained(
+    tagger = NerTagger.from_pretrained(
         config.model, device=device, batch_size=batch_size, quantize=config.quantize
     )
+    tagger.tag(["Warm-up in Zürich."])  # the first forward pass is slow; not a client's
+    return tagger
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -65,17 +62,15 @@ def run(config: ServeConfig) -> int:
         import uvicorn
 
         from swiss_ner.serving.app import create_app, token_counter
+        from swiss_ner.serving.worker import TaggerProcess
     except ImportError as error:
         raise RuntimeError(f"swiss-ner serve needs the serve extra ({error.name} is missing): "
                            "pip install 'swiss-ner[serve]'") from None
-    from transformers.utils import logging as transformers_logging
-
-    transformers_logging.disable_progress_bar()
     sock = listen(config.host, config.port)  # a taken port fails before the model loads
+    tagger = TaggerProcess(functools.partial(load_tagger, config))
     try:
-        tagger = load_tagger(config)
-        tagger.tag(["Warm-up in Zürich."])  # the first forward pass is slow; not a client's
-        app = create_app(tagger.tag, config, cost=token_counter(tagger.tokenizer))
+        tagger.start()
+        app = create_app(tagger.tag, config, cost=token_counter(tagger.tokenizer_json))
         server = uvicorn.Server(
             uvicorn.Config(
                 app,
@@ -95,6 +90,7 @@ def run(config: ServeConfig) -> int:
         finally:
             signal.signal(signal.SIGTERM, previous)
     finally:
+        tagger.close()
         sock.close()
     if not server.started:
         raise RuntimeError("the server did not start; see the log above")

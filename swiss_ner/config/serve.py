@@ -61,10 +61,10 @@ class ServeConfig:
     )
     num_threads: int | None = field(
         default=None,
-        metadata=option("Torch threads for the model (default on a CPU: half the cores, at "
-                        "least one; the rest serve HTTP). Measured on 2 cores: one thread "
-                        "answers a lone request in 8.7 ms against 15.9 with two, and serves 32 "
-                        "clients as fast."),
+        metadata=option("Torch threads of the model's process (default: torch's, one per "
+                        "core). The model runs in a process of its own, so HTTP does not "
+                        "wait for it; measured on 2 cores, two threads served 32 clients at "
+                        "561 requests/s against 401 with one."),
     )
     batch_size: int | None = field(
         default=None, metadata=option("Windows per forward pass (default: 16 on a CPU, else the "

@@ -42,15 +42,17 @@ def error_response(status: int, message: str, headers: dict[str, str] | None = N
     return JSONResponse({"error": " ".join(message.split())}, status, headers=headers)
 
 
-def token_counter(tokenizer) -> Callable[[list[str]], int]:
-    """Counts the sub-words of texts with a private copy of the tagger's fast tokenizer.
+def token_counter(tokenizer_json: str) -> Callable[[list[str]], int]:
+    """Counts the sub-words of texts with a fast tokenizer given as its JSON
+    (``tokenizer.backend_tokenizer.to_str()``).
 
-    A copy, because a Rust tokenizer must not be used from the event loop while the worker
-    thread tokenises with it.
+    A copy of the tagger's own, built in the server's process: a Rust tokenizer must not be
+    used from the event loop while another thread tokenises with it, and the model's process
+    is busy tagging.
     """
     from tokenizers import Tokenizer
 
-    counter = Tokenizer.from_str(tokenizer.backend_tokenizer.to_str())
+    counter = Tokenizer.from_str(tokenizer_json)
     counter.no_truncation()
     counter.no_padding()
 
