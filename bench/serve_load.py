@@ -52,6 +52,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="extra `swiss-ner serve` options for both modes, e.g. "
                              "'--max-batch-wait-ms 5 --quantize'")
     harness.add_results_options(parser)
+    harness.add_child_options(parser)
     args = parser.parse_args(argv)
     if args.requests_per_client < 1 or min(args.clients) < 1:
         parser.error("--clients and --requests-per-client must be at least 1")
@@ -71,6 +72,28 @@ def load_sentences(data_dir: str, count: int) -> list[str]:
     if not mixed:
         raise SystemExit(f"no validation sentences in {data_dir}; pass --data-dir")
     return (mixed * (count // len(mixed) + 1))[:count]
+
+
+def model_floor(args: argparse.Namespace) -> dict:
+    """In a child, as the server's model process runs it (16 windows per pass, torch's
+    threads, the main thread): median milliseconds of ``NerTagger.tag`` on 1 and on 32
+    sentences. A batch of 32 cannot be answered faster than its 32-sentence call."""
+    import statistics
+
+    from swiss_ner.inference import NerTagger
+
+    tagger = NerTagger.from_pretrained(args.model, device="cpu", batch_size=16)
+    sentences = load_sentences(args.data_dir, 32 * 41)
+    tagger.tag(sentences[:32])
+    result = {}
+    for size, calls in ((1, 200), (32, 40)):
+        times = []
+        for call in range(calls):
+            started = time.perf_counter()
+            tagger.tag(sentences[call * size : (call + 1) * size])
+            times.append((time.perf_counter() - started) * 1000)
+        result[str(size)] = statistics.median(times)
+    return result
 
 
 def free_port() -> int:
@@ -221,7 +244,7 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def ratios(rows: list[dict]) -> str:
+def ratios(rows: list[dict], floor: dict | None) -> str:
     """The targets' ratios, from rows measured in this run."""
     by = {(row["mode"], row["clients"]): row for row in rows}
     lines = []
@@ -235,17 +258,29 @@ def ratios(rows: list[dict]) -> str:
         lines.append(f"- batching on, p99 at 32 clients / p50 at 1 client: "
                      f"**{loaded['p99'] / single['p50']:.1f}×** ({loaded['p99']:.1f} ms / "
                      f"{single['p50']:.1f} ms)")
+    if floor:
+        lines.append(f"- the model alone (`NerTagger.tag` on the main thread, 16 windows per "
+                     f"pass): {floor['32']:.1f} ms for 32 sentences, {floor['1']:.1f} ms for one "
+                     f"(**{floor['32'] / floor['1']:.1f}×**), the least a batch of 32 can cost "
+                     "against a lone request")
     lines.append(f"- peak server RSS: {max(row['rss'] for row in rows):.0f} MiB")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.child:
+        harness.write_child_result(args, model_floor(args))
+        return 0
     sentences = load_sentences(args.data_dir, max(args.clients) * args.requests_per_client)
+    floor = harness.run_child(__file__, ["--model", args.model, "--data-dir", args.data_dir],
+                              "floor", env={"HF_HUB_OFFLINE": "1"})
+    if "failed" in floor:
+        raise SystemExit(f"timing the model alone failed: {floor['failed']}")
     rows = []
     for mode in args.modes:
         rows.extend(measure_mode(args, mode, sentences))
-    markdown = f"{table(rows)}\n\n{ratios(rows)}"
+    markdown = f"{table(rows)}\n\n{ratios(rows, floor)}"
     libraries = ("torch", "transformers", "starlette", "uvicorn", "uvloop", "httptools",
                  "aiohttp")
     details = [harness.machine_description(None, libraries=libraries),
