@@ -239,8 +239,11 @@ def _resident_mib() -> float:
     raise AssertionError("no VmRSS in /proc/self/status")
 
 
-@pytest.mark.skipif(local._malloc_trim() is None or not Path("/proc/self/status").exists(),
-                    reason="needs glibc's malloc_trim and /proc")
+needs_glibc = pytest.mark.skipif(local._glibc() is None or not Path("/proc/self/status").exists(),
+                                 reason="needs glibc and /proc")
+
+
+@needs_glibc
 def test_freed_memory_goes_back_to_the_system():
     """Blocks freed below a live one stay resident under glibc until the engine trims them."""
     import ctypes
@@ -259,3 +262,27 @@ def test_freed_memory_goes_back_to_the_system():
     after = _resident_mib()
     libc.free(pin)
     assert before - after > 100, f"{before:.0f} MiB before the trim, {after:.0f} MiB after"
+
+
+@needs_glibc
+def test_large_blocks_are_returned_as_soon_as_they_are_freed():
+    """After a large free glibc serves blocks up to 32 MiB from the heap, where a live block
+    above them keeps them resident; with the engine's threshold each gets its own mapping."""
+    import ctypes
+
+    libc = ctypes.CDLL(None)
+    libc.malloc.restype = ctypes.c_void_p
+    libc.free.argtypes = [ctypes.c_void_p]
+    libc.free(libc.malloc(24 << 20))  # glibc would now raise its threshold to 24 MiB
+    local.map_large_blocks()
+    before = _resident_mib()
+    blocks = []
+    for _ in range(20):
+        blocks.append(libc.malloc(8 << 20))
+        ctypes.memset(blocks[-1], 1, 8 << 20)
+    pin = libc.malloc(64 * 1024)
+    for block in blocks:
+        libc.free(block)
+    after = _resident_mib()
+    libc.free(pin)
+    assert after - before < 40, f"{before:.0f} MiB before 160 MiB of blocks, {after:.0f} after"

@@ -64,6 +64,7 @@ def run_local(config: CorpusConfig, job) -> int:
     from swiss_ner.corpus import local
     from swiss_ner.corpus.shards import read_manifest, summarize, write_manifest
 
+    local.map_large_blocks()
     cpu = config.device == "cpu" or not torch.cuda.is_available()
     state = PartialState(cpu=cpu)
     if cpu:

@@ -38,8 +38,10 @@ class TagActor:
                  threads: int, id_is_string: bool) -> None:
         import torch
 
+        from swiss_ner.corpus.local import map_large_blocks
         from swiss_ner.inference import NerTagger
 
+        map_large_blocks()
         torch.set_num_threads(max(1, threads))
         self.tagger = NerTagger.from_pretrained(
             model, device=device, batch_size=batch_size, quantize=quantize
