@@ -71,6 +71,11 @@ def test_rows_match_the_tagger_with_error_rows_and_offsets(model, tagger, tmp_pa
                       "--shard-size", "5", "--chunk-size", "2") == 0
     summary = capsys.readouterr().out.strip()
     assert summary.startswith("12 documents,") and "2 error rows" in summary
+    assert "tagged 12 in this run" in summary
+    assert tag_corpus(str(source), "-o", str(tmp_path / "out"), "--model", model,
+                      "--shard-size", "5", "--chunk-size", "2") == 0
+    again = capsys.readouterr().out.strip()
+    assert again.startswith("12 documents,") and "complete already, nothing tagged" in again
     out = read_rows(tmp_path / "out")
     assert [row["id"] for row in out] == list(range(12))
     assert sorted(path.name for path in (tmp_path / "out").iterdir()) == [

@@ -44,15 +44,16 @@ def load_tagger(config: CorpusConfig, device):
 
 
 def summary_line(summary: dict, seconds: float, tagged: int) -> str:
-    """``N documents, ENTITIES (PER n, ...), E error rows, T s, R documents/s``."""
+    """``N documents, ENTITIES (PER n, ...), E error rows, T s, R documents/s``; a rerun of a
+    finished job says so instead of reporting a rate of zero."""
     types = ", ".join(f"{name} {count:,}" for name, count in summary["entities"].items())
     entities = sum(summary["entities"].values())
+    line = (f"{summary['documents']:,} documents, {entities:,} entities ({types or 'none'}), "
+            f"{summary['errors']:,} error rows")
+    if tagged == 0:
+        return f"{line}; the folder was complete already, nothing tagged (--overwrite starts over)"
     rate = tagged / seconds if seconds > 0 else 0.0
-    return (
-        f"{summary['documents']:,} documents, {entities:,} entities ({types or 'none'}), "
-        f"{summary['errors']:,} error rows; tagged {tagged:,} in this run in {seconds:.1f} s, "
-        f"{rate:.1f} documents/s"
-    )
+    return f"{line}; tagged {tagged:,} in this run in {seconds:.1f} s, {rate:.1f} documents/s"
 
 
 def run_local(config: CorpusConfig, job) -> int:
