@@ -80,9 +80,10 @@ def model_floor(args: argparse.Namespace) -> dict:
     sentences. A batch of 32 cannot be answered faster than its 32-sentence call."""
     import statistics
 
+    from swiss_ner.commands.serve import CPU_BATCH_SIZE
     from swiss_ner.inference import NerTagger
 
-    tagger = NerTagger.from_pretrained(args.model, device="cpu", batch_size=16)
+    tagger = NerTagger.from_pretrained(args.model, device="cpu", batch_size=CPU_BATCH_SIZE)
     sentences = load_sentences(args.data_dir, 32 * 41)
     tagger.tag(sentences[:32])
     result = {}

@@ -50,7 +50,7 @@ def summary_line(summary: dict, seconds: float, tagged: int) -> str:
     entities = sum(summary["entities"].values())
     line = (f"{summary['documents']:,} documents, {entities:,} entities ({types or 'none'}), "
             f"{summary['errors']:,} error rows")
-    if tagged == 0:
+    if tagged == 0 and summary["documents"]:
         return f"{line}; the folder was complete already, nothing tagged (--overwrite starts over)"
     rate = tagged / seconds if seconds > 0 else 0.0
     return f"{line}; tagged {tagged:,} in this run in {seconds:.1f} s, {rate:.1f} documents/s"
