@@ -4,8 +4,9 @@ Builds documents of one to three PAN-X validation sentences of one language (joi
 text; de, fr, it and en take turns, so small and large corpora hold the same mix) into a JSONL
 corpus and measures, each in a fresh process whose peak RSS is its own:
 ``NerTagger.tag`` on every text held in memory; ``tag-corpus`` with the local engine in one
-process and in two (``accelerate launch``); the Ray engine; and ``pipeline("ner",
-aggregation_strategy="simple")`` over ``KeyDataset(dataset, "text")`` with ``batch_size=64``.
+process (also with ``--dtype bfloat16``) and in two (``accelerate launch``); the Ray engine;
+and ``pipeline("ner", aggregation_strategy="simple")`` over ``KeyDataset(dataset, "text")``
+with ``batch_size=64``.
 The local engine is run again on ``--large-docs`` documents for its peak RSS. Entities of the
 local engine are compared with ``NerTagger.tag``'s on every document (text, type, offsets;
 scores may differ in the last float32 bits, since batches differ), and the count that differ
@@ -22,6 +23,7 @@ import argparse
 import json
 import re
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,6 +36,7 @@ from infer_throughput import load_sentences
 VARIANTS = {
     "memory": "`NerTagger.tag`, all texts in memory",
     "local": "`tag-corpus`, local engine, 1 process",
+    "local-bf16": "`tag-corpus --dtype bfloat16`, local engine, 1 process",
     "local-2": "`tag-corpus`, 2 processes (`accelerate launch`)",
     "ray": "`tag-corpus --engine ray`",
     "pipeline": '`pipeline(KeyDataset(dataset, "text"), batch_size=64)`',
@@ -52,6 +55,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--large-docs", type=int, default=200_000,
                         help="documents of the memory run (default 200000; 0 skips it)")
     parser.add_argument("--threads", type=int, default=2, help="CPU cores to use (default 2)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="rounds of every variant, in alternating order; rates and ratios "
+                             "are medians over rounds, with their range (default 1)")
     parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
     harness.add_results_options(parser)
     harness.add_child_options(parser)
@@ -136,7 +142,7 @@ def _free_port() -> int:
 def command_for(variant: str, args) -> list[str]:
     """The ``tag-corpus`` command line of a variant (time measured after the model loads)."""
     cli = ["-m", "swiss_ner.cli", "tag-corpus", args.corpus, "-o", args.out_dir, "--model",
-           args.model, "--no-progress", "--device", "cpu"]
+           args.model, "--no-progress", "--device", "cpu", "--overwrite"]
     if variant == "local-2":
         accelerate = str(Path(sys.executable).with_name("accelerate"))
         return [accelerate, "launch", "--cpu", "--num_processes", "2", "--num_machines", "1",
@@ -146,7 +152,8 @@ def command_for(variant: str, args) -> list[str]:
         # One actor; a core stays free for Ray's read tasks.
         return [sys.executable, *cli, "--engine", "ray", "--ray-cpus-per-actor",
                 str(max(1, args.threads - 1))]
-    return [sys.executable, *cli, "--num-threads", str(args.threads)]
+    dtype = ["--dtype", "bfloat16"] if variant == "local-bf16" else []
+    return [sys.executable, *cli, "--num-threads", str(args.threads), *dtype]
 
 
 def measure(variant: str, args, corpus: Path, folder: Path) -> dict:
@@ -180,16 +187,42 @@ def compare(output: str, reference: list) -> tuple[int, float]:
 
 
 def table(results: dict, docs: int, sentences: int) -> str:
+    """Rates are medians over rounds; ratios are medians of the per-round ratios (with their
+    range when there were several rounds), so that the drift of a shared machine cancels."""
     lines = ["| variant | documents/s | sentences/s | peak RSS MiB | × in memory | × pipeline |",
              "|---|---:|---:|---:|---:|---:|"]
-    rate = {name: docs / result["seconds"] for name, result in results.items()}
+    rates = {name: [docs / seconds for seconds in result["rounds"]]
+             for name, result in results.items()}
     for name, result in results.items():
-        ratios = [f"{rate[name] / rate[base]:.2f}" if base in rate else "–"
+        rate = statistics.median(rates[name])
+        ratios = [_ratio(rates[name], rates[base]) if base in rates else "–"
                   for base in ("memory", "pipeline")]
-        lines.append(f"| {VARIANTS[name]} | {rate[name]:.1f} | "
-                     f"{rate[name] * sentences / docs:.1f} | {result['peak_rss_mib']:.0f} | "
-                     f"{' | '.join(ratios)} |")
+        lines.append(f"| {VARIANTS[name]} | {rate:.1f} | {rate * sentences / docs:.1f} | "
+                     f"{result['peak_rss_mib']:.0f} | {' | '.join(ratios)} |")
     return "\n".join(lines)
+
+
+def _ratio(rates: list[float], base: list[float]) -> str:
+    ratios = [rate / other for rate, other in zip(rates, base, strict=True)]
+    cell = f"{statistics.median(ratios):.2f}"
+    return cell if len(ratios) == 1 else f"{cell} ({min(ratios):.2f}–{max(ratios):.2f})"
+
+
+def measure_rounds(args, corpus: Path, folder: Path) -> dict:
+    """Every variant once per round, in reverse order every second round; each variant keeps
+    its seconds per round, its highest peak RSS and its last output."""
+    results: dict = {}
+    for number in range(args.rounds):
+        order = args.variants if number % 2 == 0 else list(reversed(args.variants))
+        for variant in order:
+            print(f"round {number + 1}/{args.rounds}: {VARIANTS[variant]} ...",
+                  file=sys.stderr, flush=True)
+            result = measure(variant, args, corpus, folder)
+            kept = results.setdefault(variant, {"rounds": [], "peak_rss_mib": 0.0})
+            kept["rounds"].append(result["seconds"])
+            kept["peak_rss_mib"] = max(kept["peak_rss_mib"], result["peak_rss_mib"])
+            kept.update({key: result[key] for key in ("output", "entities") if key in result})
+    return {variant: results[variant] for variant in args.variants}
 
 
 def main(argv=None) -> int:
@@ -203,14 +236,11 @@ def main(argv=None) -> int:
         folder = Path(name)
         corpus = folder / "corpus.jsonl"
         used = build_corpus(sentences, args.num_docs, corpus)
-        results = {}
-        for variant in args.variants:
-            print(f"measuring {VARIANTS[variant]} ...", file=sys.stderr, flush=True)
-            results[variant] = measure(variant, args, corpus, folder)
+        results = measure_rounds(args, corpus, folder)
         notes = [f"{len(sentences):,} validation sentences of de/fr/it/en, joined into documents "
                  "of 1–3 sentences of one language, the languages taking turns; times exclude "
                  "loading the model and importing the readers"]
-        for variant in ("local", "local-2", "ray"):
+        for variant in ("local", "local-bf16", "local-2", "ray"):
             if variant in results and "memory" in results:
                 differing, gap = compare(results[variant]["output"], results["memory"]["entities"])
                 notes.append(f"{VARIANTS[variant]}: entities differ from `NerTagger.tag` on "
@@ -227,7 +257,8 @@ def main(argv=None) -> int:
                          f"({big['peak_rss_mib'] - small:+.0f} MiB; "
                          f"{args.large_docs / big['seconds']:.1f} documents/s)")
     body = table(results, args.num_docs, used) + "\n\n" + "".join(f"- {n}\n" for n in notes)
-    title = f"Corpus throughput: {args.model}, {args.num_docs:,} documents ({used:,} sentences)"
+    title = (f"Corpus throughput: {args.model}, {args.num_docs:,} documents ({used:,} sentences), "
+             f"{args.rounds} round{'s' if args.rounds > 1 else ''}")
     details = [harness.machine_description("cpu", args.threads,
                                            ("torch", "transformers", "datasets", "ray"))]
     harness.publish(args, title, __file__, argv, details, body)

@@ -1,8 +1,9 @@
 """Is ONNX Runtime faster than torch for NerTagger, and what do its tags cost in agreement and F1?
 
 Tags the same PAN-X validation sentences of de/fr/it/en as raw text (each sentence's tokens
-joined with spaces, as in ``bench/infer_throughput.py``) with four taggers:
-torch fp32, torch ``quantize=True`` (int8 Linear layers), and the model exported with
+joined with spaces, as in ``bench/infer_throughput.py``) with five taggers:
+torch fp32, torch ``quantize=True`` (int8 Linear layers), torch ``dtype="bfloat16"`` (on CPUs
+with AMX, bfloat16 matrix products), and the model exported with
 ``swiss-ner export`` to ONNX fp32 and int8 (``--quantize``), run with ONNX Runtime. Every round
 runs each tagger alone in a fresh process (so no other thread pool spins beside it), one after
 another in alternating order, and the speed ratios are taken within the round, so that the
@@ -40,6 +41,7 @@ from infer_throughput import (
 VARIANTS = {
     "torch": "torch fp32",
     "torch-int8": "torch `--quantize` (int8 Linear)",
+    "torch-bf16": "torch `--dtype bfloat16`",
     "onnx": "ONNX Runtime fp32",
     "onnx-int8": "ONNX Runtime int8 (`export --quantize`)",
 }
@@ -81,7 +83,12 @@ def load_tagger(variant: str, model: str, export_dir: Path):
 
     if variant.startswith("onnx"):
         return NerTagger.from_pretrained(str(export_dir / variant), backend="onnx")
-    return NerTagger.from_pretrained(model, device="cpu", quantize=variant == "torch-int8")
+    return NerTagger.from_pretrained(
+        model,
+        device="cpu",
+        quantize=variant == "torch-int8",
+        dtype="bfloat16" if variant == "torch-bf16" else "float32",
+    )
 
 
 def run_worker(args: argparse.Namespace) -> None:

@@ -75,15 +75,20 @@ def load_sentences(data_dir: str, count: int) -> list[str]:
 
 
 def model_floor(args: argparse.Namespace) -> dict:
-    """In a child, as the server's model process runs it (16 windows per pass, torch's
-    threads, the main thread): median milliseconds of ``NerTagger.tag`` on 1 and on 32
-    sentences. A batch of 32 cannot be answered faster than its 32-sentence call."""
+    """In a child, the tagger as the server's model process loads it (with ``--server-args``;
+    16 windows per pass on a CPU, torch's threads, the main thread): median milliseconds of
+    ``NerTagger.tag`` on 1 and on 32 sentences. A batch of 32 cannot be answered faster than
+    its 32-sentence call."""
     import statistics
 
-    from swiss_ner.commands.serve import CPU_BATCH_SIZE
-    from swiss_ner.inference import NerTagger
+    from swiss_ner.cli import build_parser
+    from swiss_ner.commands.serve import load_tagger
+    from swiss_ner.config import ServeConfig, config_from_namespace
 
-    tagger = NerTagger.from_pretrained(args.model, device="cpu", batch_size=CPU_BATCH_SIZE)
+    options = build_parser().parse_args(
+        ["serve", "--model", args.model, *shlex.split(args.server_args)]
+    )
+    tagger = load_tagger(config_from_namespace(ServeConfig, options))
     sentences = load_sentences(args.data_dir, 32 * 41)
     tagger.tag(sentences[:32])
     result = {}
@@ -260,8 +265,8 @@ def ratios(rows: list[dict], floor: dict | None) -> str:
                      f"**{loaded['p99'] / single['p50']:.1f}×** ({loaded['p99']:.1f} ms / "
                      f"{single['p50']:.1f} ms)")
     if floor:
-        lines.append(f"- the model alone (`NerTagger.tag` on the main thread, 16 windows per "
-                     f"pass): {floor['32']:.1f} ms for 32 sentences, {floor['1']:.1f} ms for one "
+        lines.append(f"- the model alone (`NerTagger.tag` as the server loads it, on the main "
+                     f"thread): {floor['32']:.1f} ms for 32 sentences, {floor['1']:.1f} ms for one "
                      f"(**{floor['32'] / floor['1']:.1f}×**), the least a batch of 32 can cost "
                      "against a lone request")
     lines.append(f"- peak server RSS: {max(row['rss'] for row in rows):.0f} MiB")
@@ -274,7 +279,8 @@ def main(argv: list[str] | None = None) -> int:
         harness.write_child_result(args, model_floor(args))
         return 0
     sentences = load_sentences(args.data_dir, max(args.clients) * args.requests_per_client)
-    floor = harness.run_child(__file__, ["--model", args.model, "--data-dir", args.data_dir],
+    floor = harness.run_child(__file__, ["--model", args.model, "--data-dir", args.data_dir,
+                                         "--server-args", args.server_args],
                               "floor", env={"HF_HUB_OFFLINE": "1"})
     if "failed" in floor:
         raise SystemExit(f"timing the model alone failed: {floor['failed']}")

@@ -67,3 +67,7 @@ def check_iob2_labels(label_names: tuple[str, ...] | list[str]) -> None:
                 "names (such as O B-PER I-PER) and read IOB1 or BIOES files with "
                 "--tag-scheme iob1 or --tag-scheme bioes"
             )
+
+# Number formats a tagger can run its model in: float32, or bfloat16, faster on CPUs with AMX
+# and usually on GPUs, with slightly different tags (bench/onnx_compare.py).
+TAGGER_DTYPES: tuple[str, ...] = ("float32", "bfloat16")

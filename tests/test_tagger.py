@@ -358,6 +358,30 @@ def test_quantized_tagger_mostly_agrees(model_dir, tagger):
         NerTagger(tagger.model, tagger.tokenizer, device="meta", quantize=True)
 
 
+def test_bfloat16_tagger_mostly_agrees_and_leaves_the_model_alone(tagger):
+    half = NerTagger(tagger.model, tagger.tokenizer, device="cpu", dtype="bfloat16")
+    assert half.dtype == "bfloat16" and next(half.model.parameters()).dtype == torch.bfloat16
+    assert next(tagger.model.parameters()).dtype == torch.float32
+    sentences = [s for lang in LANGS for s in validation_sentences(lang, 50)[0]]
+    plain = [tag for tags, _ in tagger.predict_words(sentences) for tag in tags]
+    tags, scores = zip(*half.predict_words(sentences), strict=True)
+    assert all(0.0 <= score <= 1.0 for row in scores for score in row)
+    bf16 = [tag for row in tags for tag in row]
+    assert sum(a == b for a, b in zip(plain, bf16, strict=True)) / len(plain) >= 0.95
+    text = "Roger Federer wohnt in Basel."
+    assert all(text[e.start:e.end] == e.text for e in half.tag(text)[0])
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [({"dtype": "float16"}, "dtype must be one of float32, bfloat16"),
+     ({"dtype": "bfloat16", "quantize": True}, "does not combine with int8")],
+)
+def test_unknown_or_conflicting_dtype_is_refused(tagger, options, message):
+    with pytest.raises(ValueError, match=message):
+        NerTagger(tagger.model, tagger.tokenizer, device="cpu", **options)
+
+
 # --- input checks, warnings, model folders -------------------------------------------------------
 
 

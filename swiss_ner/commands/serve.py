@@ -28,7 +28,8 @@ def load_tagger(config: ServeConfig):
         torch.set_num_threads(config.num_threads)
     batch_size = config.batch_size or (CPU_BATCH_SIZE if device == "cpu" else None)
     tagger = NerTagger.from_pretrained(
-        config.model, device=device, batch_size=batch_size, quantize=config.quantize
+        config.model, device=device, batch_size=batch_size, quantize=config.quantize,
+        dtype=config.dtype,
     )
     tagger.tag(["Warm-up in Zürich."])  # the first forward pass is slow; not a client's
     return tagger

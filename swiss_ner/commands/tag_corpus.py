@@ -26,7 +26,9 @@ def build_job(config: CorpusConfig):
         id_column=config.id_column,
         shard_size=config.shard_size,
         chunk_size=config.chunk_size,
-        tagger_options={"batch_size": config.batch_size, "quantize": config.quantize},
+        tagger_options={
+            "batch_size": config.batch_size, "quantize": config.quantize, "dtype": config.dtype
+        },
     )
 
 
@@ -37,7 +39,8 @@ def load_tagger(config: CorpusConfig, device):
 
     transformers_logging.disable_progress_bar()
     tagger = NerTagger.from_pretrained(
-        config.model, device=device, batch_size=config.batch_size, quantize=config.quantize
+        config.model, device=device, batch_size=config.batch_size, quantize=config.quantize,
+        dtype=config.dtype,
     )
     tagger.tag(["Warm-up in Zürich."])  # the first forward pass is slow; part of loading
     return tagger

@@ -5,7 +5,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from swiss_ner.config.fields import MODEL_ENV, ConfigError, at_least, one_of, option
+from swiss_ner.config.fields import (
+    MODEL_ENV,
+    ConfigError,
+    at_least,
+    check_dtype,
+    dtype_option,
+    one_of,
+    option,
+)
 
 CORPUS_FORMATS = ("parquet", "jsonl")
 ENGINES = ("local", "ray")
@@ -84,6 +92,7 @@ class CorpusConfig:
         default=None, metadata=option("Torch device (default: the process's GPU, else cpu).")
     )
     quantize: bool = field(default=False, metadata=option("int8 Linear layers (CPU only)."))
+    dtype: str = field(default="float32", metadata=dtype_option())
     num_threads: int | None = field(
         default=None,
         metadata=option("CPU threads per process (default: the cores split between processes)."),
@@ -99,6 +108,7 @@ class CorpusConfig:
             raise ConfigError(f"--model is required (or set {MODEL_ENV})")
         one_of("format", self.format, CORPUS_FORMATS)
         one_of("engine", self.engine, ENGINES)
+        check_dtype(self.dtype, self.quantize)
         for name in ("shard_size", "chunk_size", "ray_actors", "batch_size", "num_threads"):
             at_least(name, getattr(self, name), 1)
         at_least("ray_cpus_per_actor", self.ray_cpus_per_actor, 0, strict=True)

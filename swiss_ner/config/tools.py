@@ -11,7 +11,9 @@ from swiss_ner.config.fields import (
     MODEL_ENV,
     ConfigError,
     at_least,
+    check_dtype,
     check_repo_id,
+    dtype_option,
     option,
 )
 from swiss_ner.config.sections import check_data_options
@@ -170,11 +172,13 @@ class TagConfig:
     batch_size: int | None = field(default=None, metadata=option("Windows per forward pass."))
     device: str | None = field(default=None, metadata=option("Torch device: cpu, cuda:0, ..."))
     quantize: bool = field(default=False, metadata=option("int8 Linear layers (CPU only)."))
+    dtype: str = field(default="float32", metadata=dtype_option())
 
     def validate(self) -> None:
         if not self.model:
             raise ConfigError(f"--model is required (or set {MODEL_ENV})")
         at_least("batch_size", self.batch_size, 1)
+        check_dtype(self.dtype, self.quantize)
 
 
 @dataclass

@@ -35,7 +35,7 @@ class TagActor:
     """A Ray actor that loads the tagger once and tags one batch (a pyarrow Table) per call."""
 
     def __init__(self, model: str, device: str | None, batch_size: int | None, quantize: bool,
-                 threads: int, id_is_string: bool) -> None:
+                 dtype: str, threads: int, id_is_string: bool) -> None:
         import torch
 
         from swiss_ner.corpus.local import map_large_blocks
@@ -44,7 +44,7 @@ class TagActor:
         map_large_blocks()
         torch.set_num_threads(max(1, threads))
         self.tagger = NerTagger.from_pretrained(
-            model, device=device, batch_size=batch_size, quantize=quantize
+            model, device=device, batch_size=batch_size, quantize=quantize, dtype=dtype
         )
         self.id_is_string = id_is_string
 
@@ -114,6 +114,7 @@ def tag_with_ray(job: Job, config) -> int:
             "device": device,
             "batch_size": config.batch_size,
             "quantize": config.quantize,
+            "dtype": config.dtype,
             "threads": int(config.ray_cpus_per_actor),
             "id_is_string": job.id_column is not None,
         },

@@ -1,9 +1,9 @@
 """The model in a process of its own, so that tagging and HTTP never wait for each other's GIL.
 
 In one process the event loop (parsing requests, writing answers) and the tagging thread take
-turns at the interpreter, and torch's threads run slower on a thread that is not the main one:
-measured on 2 cores, 32 sentences took 52 ms on a worker thread against 38 ms on the main
-thread of a process. So the server's process runs only the event loop, and a child process
+turns at the interpreter, and torch's threads ran slower on a thread that is not the main one
+(on 2 cores, moving the model into its own process doubled the batched requests/s of
+``bench/serve_load.py``). So the server's process runs only the event loop, and a child process
 started with ``spawn`` loads the tagger and runs it on its main thread. The child answers one
 call at a time over a pipe; the server never imports torch.
 
