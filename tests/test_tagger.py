@@ -358,7 +358,9 @@ def test_quantized_tagger_mostly_agrees(model_dir, tagger):
         NerTagger(tagger.model, tagger.tokenizer, device="meta", quantize=True)
 
 
-def test_bfloat16_tagger_mostly_agrees_and_leaves_the_model_alone(tagger):
+def test_bfloat16_tagger_mostly_agrees_and_leaves_the_model_alone(model_dir, tagger):
+    loaded = NerTagger.from_pretrained(str(model_dir), device="cpu", dtype="bfloat16")
+    assert next(loaded.model.parameters()).dtype == torch.bfloat16
     half = NerTagger(tagger.model, tagger.tokenizer, device="cpu", dtype="bfloat16")
     assert half.dtype == "bfloat16" and next(half.model.parameters()).dtype == torch.bfloat16
     assert next(tagger.model.parameters()).dtype == torch.float32

@@ -32,16 +32,14 @@ def build_job(config: CorpusConfig):
     )
 
 
-def load_tagger(config: CorpusConfig, device):
+def load_tagger(job, device):
+    """The tagger of ``job``: its model with the options its manifest records."""
     from transformers.utils import logging as transformers_logging
 
     from swiss_ner.inference import NerTagger
 
     transformers_logging.disable_progress_bar()
-    tagger = NerTagger.from_pretrained(
-        config.model, device=device, batch_size=config.batch_size, quantize=config.quantize,
-        dtype=config.dtype,
-    )
+    tagger = NerTagger.from_pretrained(job.model, device=device, **job.tagger_options)
     tagger.tag(["Warm-up in Zürich."])  # the first forward pass is slow; part of loading
     return tagger
 
@@ -76,7 +74,7 @@ def run_local(config: CorpusConfig, job) -> int:
     pending = local.start(job, state, config.overwrite)
     shards = local.my_shards(job, state)
     todo = sum(job.rows_of(shard)[1] - job.rows_of(shard)[0] for shard in shards)
-    tagger = load_tagger(config, config.device or ("cpu" if cpu else state.device))
+    tagger = load_tagger(job, config.device or ("cpu" if cpu else state.device))
     # The readers and the writer import in seconds; like the model, that is start-up, not time
     # per document, and the clock of the summary line starts after it.
     import datasets  # noqa: F401

@@ -34,8 +34,8 @@ def _import_ray():
 class TagActor:
     """A Ray actor that loads the tagger once and tags one batch (a pyarrow Table) per call."""
 
-    def __init__(self, model: str, device: str | None, batch_size: int | None, quantize: bool,
-                 dtype: str, threads: int, id_is_string: bool) -> None:
+    def __init__(self, model: str, device: str | None, tagger_options: dict, threads: int,
+                 id_is_string: bool) -> None:
         import torch
 
         from swiss_ner.corpus.local import map_large_blocks
@@ -43,9 +43,7 @@ class TagActor:
 
         map_large_blocks()
         torch.set_num_threads(max(1, threads))
-        self.tagger = NerTagger.from_pretrained(
-            model, device=device, batch_size=batch_size, quantize=quantize, dtype=dtype
-        )
+        self.tagger = NerTagger.from_pretrained(model, device=device, **tagger_options)
         self.id_is_string = id_is_string
 
     def __call__(self, batch):
@@ -112,9 +110,7 @@ def tag_with_ray(job: Job, config) -> int:
             "model": str(Path(config.model).resolve()) if Path(config.model).exists()
             else config.model,
             "device": device,
-            "batch_size": config.batch_size,
-            "quantize": config.quantize,
-            "dtype": config.dtype,
+            "tagger_options": job.tagger_options,
             "threads": int(config.ray_cpus_per_actor),
             "id_is_string": job.id_column is not None,
         },

@@ -94,8 +94,7 @@ class NerTagger:
                 "the ONNX backend runs the exported file on the CPU as it is; for int8 weights "
                 "export with `swiss-ner export --quantize`"
             )
-        if dtype not in TAGGER_DTYPES:
-            raise ValueError(f"dtype must be one of {', '.join(TAGGER_DTYPES)}, got {dtype!r}")
+        torch_dtype = _torch_dtype(dtype)
         if dtype != "float32" and (quantize or self.backend == "onnx"):
             raise ValueError(f"dtype {dtype} runs the torch model as it is; it does not combine "
                              "with int8 (quantize) or the ONNX backend")
@@ -105,9 +104,11 @@ class NerTagger:
             )
         self.dtype = dtype
         if self.backend == "torch":
+            weight = next(model.parameters(), None)
+            if weight is not None and weight.dtype != torch_dtype:
+                # A copy, as quantize_dynamic makes: the model given stays as it is.
+                model = copy.deepcopy(model).to(torch_dtype)
             model = model.to(self.device).eval()
-        if dtype == "bfloat16":  # a copy, as quantize_dynamic makes: the model given stays as is
-            model = copy.deepcopy(model).to(torch.bfloat16)
         self.model = model
         self.tokenizer = tokenizer
         default_windows, default_tokens = DEFAULT_BATCH.get(self.device.type, DEFAULT_BATCH["cpu"])
@@ -131,6 +132,7 @@ class NerTagger:
         max_length: int | None = None,
         quantize: bool = False,
         backend: str = "torch",
+        dtype: str = "float32",
         **kwargs,
     ) -> NerTagger:
         """Load model and tokenizer from a Hub repo id or a local folder.
@@ -147,6 +149,7 @@ class NerTagger:
 
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        torch_dtype = _torch_dtype(dtype)
         name = str(model_name_or_path)
         folder = Path(name).expanduser()
         onnx_model = None
@@ -161,7 +164,9 @@ class NerTagger:
         source = str(folder) if folder.is_dir() else name
         try:
             tokenizer = load_tokenizer(source)
-            model = onnx_model or AutoModelForTokenClassification.from_pretrained(source)
+            model = onnx_model or AutoModelForTokenClassification.from_pretrained(
+                source, dtype=torch_dtype
+            )
         except TokenizerError as error:
             if folder.is_dir():
                 raise ModelLoadError(str(error)) from None
@@ -179,6 +184,7 @@ class NerTagger:
             batch_size=batch_size,
             max_length=max_length,
             quantize=quantize,
+            dtype=dtype,
             **kwargs,
         )
 
@@ -302,6 +308,12 @@ class NerTagger:
         words = read_for[rows, columns]
         labels[words] = best_label.cpu()
         probabilities[words] = best_probability.cpu()
+
+
+def _torch_dtype(dtype: str) -> torch.dtype:
+    if dtype not in TAGGER_DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(TAGGER_DTYPES)}, got {dtype!r}")
+    return getattr(torch, dtype)
 
 
 def _default_device() -> torch.device:
