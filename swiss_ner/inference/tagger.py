@@ -144,7 +144,6 @@ class NerTagger:
         """
         from transformers import AutoModelForTokenClassification
 
-        from swiss_ner.config import is_hub_model_id
         from swiss_ner.modeling import TokenizerError, load_tokenizer
 
         if backend not in BACKENDS:
@@ -157,11 +156,7 @@ class NerTagger:
             from swiss_ner.inference.onnx_backend import load_onnx_model
 
             onnx_model = load_onnx_model(folder)
-        if not folder.is_dir() and not is_hub_model_id(name):
-            raise ModelLoadError(f"model folder {name!r} does not exist")
-        if folder.is_dir() and not (folder / "config.json").is_file():
-            raise ModelLoadError(f"model folder {name!r} has no config.json")
-        source = str(folder) if folder.is_dir() else name
+        source = _model_source(name, folder)
         try:
             tokenizer = load_tokenizer(source)
             model = onnx_model or AutoModelForTokenClassification.from_pretrained(
@@ -314,6 +309,17 @@ def _torch_dtype(dtype: str) -> torch.dtype:
     if dtype not in TAGGER_DTYPES:
         raise ValueError(f"dtype must be one of {', '.join(TAGGER_DTYPES)}, got {dtype!r}")
     return getattr(torch, dtype)
+
+
+def _model_source(name: str, folder: Path) -> str:
+    """What to load from: the folder when it is one, else the Hub repo id ``name``."""
+    from swiss_ner.config import is_hub_model_id
+
+    if not folder.is_dir() and not is_hub_model_id(name):
+        raise ModelLoadError(f"model folder {name!r} does not exist")
+    if folder.is_dir() and not (folder / "config.json").is_file():
+        raise ModelLoadError(f"model folder {name!r} has no config.json")
+    return str(folder) if folder.is_dir() else name
 
 
 def _default_device() -> torch.device:
