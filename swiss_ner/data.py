@@ -30,6 +30,7 @@ from swiss_ner.constants import (
     entity_types,
 )
 from swiss_ner.inference.texts import numbered_lines
+from swiss_ner.inference.windows import pack_rows
 from swiss_ner.tag_schemes import TagSchemeError, to_iob2
 
 
@@ -352,16 +353,7 @@ class PackingCollator:
         """Indices of the sentences in each row, and the row length."""
         multiple = self.pad_to_multiple_of
         width = -(-max(lengths) // multiple) * multiple
-        rows: list[list[int]] = []
-        room: list[int] = []
-        for index in sorted(range(len(lengths)), key=lambda i: -lengths[i]):
-            row = next((r for r, free in enumerate(room) if free >= lengths[index]), None)
-            if row is None:
-                rows.append([])
-                room.append(width)
-                row = len(rows) - 1
-            rows[row].append(index)
-            room[row] -= lengths[index]
+        rows = pack_rows(lengths, width)
         return rows, width
 
     def __call__(self, features: Sequence[dict]) -> dict[str, torch.Tensor]:

@@ -282,10 +282,9 @@ def test_a_decomposed_or_hyphenated_word_is_read_in_its_nfc_form(tagger):
     assert text[place.start : place.end] == place.text and text[place.end :] == "."
 
 
-def test_batched_tagging_matches_one_sentence_at_a_time(tagger):
-    """Sorting, padding and the token budget change no word's tag; scores stay within float
-    noise. The reference is the stock model, one unpadded sentence at a time, first pieces."""
-    sentences = [s for lang in LANGS for s in validation_sentences(lang, 100)[0]]
+def one_sentence_at_a_time(tagger, sentences):
+    """The stock model on one unpadded sentence at a time: each word's best label and its
+    probability, read at the first piece."""
     reference = []
     with torch.inference_mode():
         for words in sentences:
@@ -297,16 +296,41 @@ def test_batched_tagging_matches_one_sentence_at_a_time(tagger):
             for position, word in enumerate(encoding.word_ids()):
                 if word is not None and word not in first_pieces:
                     first_pieces[word] = position
-            probabilities = logits[list(first_pieces.values())].softmax(-1)
-            reference.append(probabilities.max(-1))
-    predicted = tagger.predict_words(sentences)
+            best = logits[list(first_pieces.values())].softmax(-1).max(-1)
+            reference.append(([tagger.id2label[i] for i in best.indices.tolist()], best.values))
+    return reference
+
+
+def assert_matches_one_at_a_time(predicted, reference):
+    """Word tags agree on 99.9% (float noise can flip a near-tie); scores within 1e-4."""
     same = total = 0
-    for (tags, scores), best in zip(predicted, reference, strict=True):
-        labels = [tagger.id2label[i] for i in best.indices.tolist()]
+    for (tags, scores), (labels, best) in zip(predicted, reference, strict=True):
         same += sum(a == b for a, b in zip(tags, labels, strict=True))
         total += len(tags)
-        assert scores == pytest.approx(best.values.tolist(), abs=1e-4)
+        assert scores == pytest.approx(best.tolist(), abs=1e-4)
     assert same / total >= 0.999
+
+
+def test_batched_tagging_matches_one_sentence_at_a_time(tagger):
+    """Sorting, padding and the token budget change no word's tag; scores stay within float
+    noise."""
+    sentences = [s for lang in LANGS for s in validation_sentences(lang, 100)[0]]
+    assert_matches_one_at_a_time(
+        tagger.predict_words(sentences), one_sentence_at_a_time(tagger, sentences)
+    )
+
+
+def test_windows_of_mixed_lengths_are_packed_and_read_as_alone(tagger):
+    """One batch of sentences from 1 to many pieces (a server's requests) is packed into fewer
+    rows, each sentence attending only to itself, and reads as each sentence alone."""
+    sentences = [s for lang in LANGS for s in validation_sentences(lang, 16)[0]]
+    recorder = ShapeRecorder(tagger.model)
+    packing = NerTagger(recorder, tagger.tokenizer, device="cpu", batch_size=len(sentences),
+                        max_batch_tokens=10**6)
+    predicted = packing.predict_words(sentences)
+    [(rows, _)] = recorder.shapes
+    assert rows < len(sentences)
+    assert_matches_one_at_a_time(predicted, one_sentence_at_a_time(tagger, sentences))
 
 
 class ShapeRecorder(torch.nn.Module):
@@ -318,9 +342,9 @@ class ShapeRecorder(torch.nn.Module):
         self.config = model.config
         self.shapes: list[tuple[int, int]] = []
 
-    def forward(self, input_ids, attention_mask=None):
+    def forward(self, input_ids, **inputs):
         self.shapes.append(tuple(input_ids.shape))
-        return self.model(input_ids=input_ids, attention_mask=attention_mask)
+        return self.model(input_ids=input_ids, **inputs)
 
 
 def test_batches_respect_the_window_and_token_budgets(tagger):
@@ -330,7 +354,7 @@ def test_batches_respect_the_window_and_token_budgets(tagger):
         recorder, tagger.tokenizer, device="cpu", batch_size=16, max_batch_tokens=400
     )
     budgeted.predict_words(sentences)
-    assert sum(rows for rows, _ in recorder.shapes) == len(sentences)
+    assert sum(rows for rows, _ in recorder.shapes) <= len(sentences)
     assert all(rows <= 16 and rows * width <= 400 for rows, width in recorder.shapes)
     widths = [width for _, width in recorder.shapes]
     assert widths == sorted(widths), "windows are read shortest first"

@@ -87,3 +87,23 @@ def sentence_windows(
         reads = [index if index in kept else -1 for index in read_for[span]]
         windows.append(Window(prefix + pieces[span] + suffix, specials[0] + reads + specials[1]))
     return windows
+
+
+def pack_rows(lengths: Sequence[int], width: int) -> list[list[int]]:
+    """First-fit, longest first: the indices of the sequences in each row of ``width`` tokens.
+
+    Packing sequences of mixed lengths into rows as long as the longest, each attending only to
+    itself, costs a fraction of padding every one to that length (training's collator and the
+    tagger's batches of unsorted requests).
+    """
+    rows: list[list[int]] = []
+    room: list[int] = []
+    for index in sorted(range(len(lengths)), key=lambda i: -lengths[i]):
+        row = next((r for r, free in enumerate(room) if free >= lengths[index]), None)
+        if row is None:
+            rows.append([])
+            room.append(width)
+            row = len(rows) - 1
+        rows[row].append(index)
+        room[row] -= lengths[index]
+    return rows
