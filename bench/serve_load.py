@@ -76,7 +76,7 @@ def load_sentences(data_dir: str, count: int) -> list[str]:
 
 def model_floor(args: argparse.Namespace) -> dict:
     """In a child, the tagger as the server's model process loads it (with ``--server-args``;
-    16 windows per pass on a CPU, torch's threads, the main thread): median milliseconds of
+    its windows per pass, torch's threads, the main thread): median milliseconds of
     ``NerTagger.tag`` on 1 and on 32 sentences. A batch of 32 cannot be answered faster than
     its 32-sentence call."""
     import statistics

@@ -74,8 +74,8 @@ class ServeConfig:
                         "561 requests/s against 401 with one."),
     )
     batch_size: int | None = field(
-        default=None, metadata=option("Windows per forward pass (default: 16 on a CPU, else the "
-                                      "tagger's default).")
+        default=None, metadata=option("Windows per forward pass (default: --max-batch-size on "
+                                      "a CPU, else the tagger's default).")
     )
     device: str | None = field(default=None, metadata=option("Torch device: cpu, cuda:0, ..."))
     quantize: bool = field(default=False, metadata=option("int8 Linear layers (CPU only)."))
