@@ -4,9 +4,9 @@ Builds documents of one to three PAN-X validation sentences of one language (joi
 text; de, fr, it and en take turns, so small and large corpora hold the same mix) into a JSONL
 corpus and measures, each in a fresh process whose peak RSS is its own:
 ``NerTagger.tag`` on every text held in memory; ``tag-corpus`` with the local engine in one
-process (also with ``--dtype bfloat16``) and in two (``accelerate launch``); the Ray engine;
-and ``pipeline("ner", aggregation_strategy="simple")`` over ``KeyDataset(dataset, "text")``
-with ``batch_size=64``.
+process (also with ``--dtype bfloat16`` and with ``--compile``) and in two (``accelerate
+launch``); the Ray engine; and ``pipeline("ner", aggregation_strategy="simple")`` over
+``KeyDataset(dataset, "text")`` with ``batch_size=64``.
 The local engine is run again on ``--large-docs`` documents for its peak RSS. Entities of the
 local engine are compared with ``NerTagger.tag``'s on every document (text, type, offsets;
 scores may differ in the last float32 bits, since batches differ), and the count that differ
@@ -37,6 +37,7 @@ VARIANTS = {
     "memory": "`NerTagger.tag`, all texts in memory",
     "local": "`tag-corpus`, local engine, 1 process",
     "local-bf16": "`tag-corpus --dtype bfloat16`, local engine, 1 process",
+    "local-compile": "`tag-corpus --compile`, local engine, 1 process",
     "local-2": "`tag-corpus`, 2 processes (`accelerate launch`)",
     "ray": "`tag-corpus --engine ray`",
     "pipeline": '`pipeline(KeyDataset(dataset, "text"), batch_size=64)`',
@@ -152,8 +153,8 @@ def command_for(variant: str, args) -> list[str]:
         # One actor; a core stays free for Ray's read tasks.
         return [sys.executable, *cli, "--engine", "ray", "--ray-cpus-per-actor",
                 str(max(1, args.threads - 1))]
-    dtype = ["--dtype", "bfloat16"] if variant == "local-bf16" else []
-    return [sys.executable, *cli, "--num-threads", str(args.threads), *dtype]
+    options = {"local-bf16": ["--dtype", "bfloat16"], "local-compile": ["--compile"]}
+    return [sys.executable, *cli, "--num-threads", str(args.threads), *options.get(variant, [])]
 
 
 def measure(variant: str, args, corpus: Path, folder: Path) -> dict:
@@ -220,6 +221,8 @@ def measure_rounds(args, corpus: Path, folder: Path) -> dict:
             result = measure(variant, args, corpus, folder)
             kept = results.setdefault(variant, {"rounds": [], "peak_rss_mib": 0.0})
             kept["rounds"].append(result["seconds"])
+            if "wall" in result:
+                kept.setdefault("start_up", []).append(result["wall"] - result["seconds"])
             kept["peak_rss_mib"] = max(kept["peak_rss_mib"], result["peak_rss_mib"])
             kept.update({key: result[key] for key in ("output", "entities") if key in result})
     return {variant: results[variant] for variant in args.variants}
@@ -240,12 +243,16 @@ def main(argv=None) -> int:
         notes = [f"{len(sentences):,} validation sentences of de/fr/it/en, joined into documents "
                  "of 1–3 sentences of one language, the languages taking turns; times exclude "
                  "loading the model and importing the readers"]
-        for variant in ("local", "local-bf16", "local-2", "ray"):
+        for variant in ("local", "local-bf16", "local-compile", "local-2", "ray"):
             if variant in results and "memory" in results:
                 differing, gap = compare(results[variant]["output"], results["memory"]["entities"])
                 notes.append(f"{VARIANTS[variant]}: entities differ from `NerTagger.tag` on "
                              f"{differing} of {args.num_docs:,} documents; largest score "
                              f"difference {gap:.1e}")
+        notes += [f"{VARIANTS[variant]}: start-up (the process's wall time less its tagging: "
+                  f"imports, loading, warm-up{', compiling' if 'compile' in variant else ''}) "
+                  f"{statistics.median(result['start_up']):.1f} s"
+                  for variant, result in results.items() if "start_up" in result]
         if args.large_docs and "local" in results:
             large = folder / "large.jsonl"
             build_corpus(sentences, args.large_docs, large)

@@ -251,10 +251,15 @@ def test_a_bad_option_is_one_line_and_exit_status_2(capsys):
 
 
 @pytest.mark.parametrize("command", ["tag", "tag-corpus", "serve"])
-def test_bfloat16_with_int8_is_refused_by_every_tagging_command(command, capsys):
+def test_bfloat16_or_compile_with_int8_is_refused_by_every_tagging_command(command, capsys):
     inputs = ["in.jsonl", "-o", "out"] if command == "tag-corpus" else []
     argv = [command, *inputs, "--model", "m", "--dtype", "bfloat16", "--quantize"]
     assert main(argv) == 2
     assert capsys.readouterr().err == (
         "swiss-ner: error: --quantize runs int8 Linear layers; drop it or --dtype bfloat16\n"
+    )
+    assert main([command, *inputs, "--model", "m", "--compile", "--quantize"]) == 2
+    assert capsys.readouterr().err == (
+        "swiss-ner: error: --quantize runs int8 Linear layers, which torch.compile does not "
+        "take; drop it or --compile\n"
     )

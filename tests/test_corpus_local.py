@@ -148,6 +148,8 @@ def test_folder_of_other_options_or_files_is_refused(model, tmp_path, capsys):
     assert len(error.strip().splitlines()) == 1
     assert tag_corpus(str(source), "-o", str(out), "--model", model, "--dtype", "bfloat16") == 1
     assert "(--dtype bfloat16, was float32)" in capsys.readouterr().err
+    assert tag_corpus(str(source), "-o", str(out), "--model", model, "--compile") == 1
+    assert "(--compile True, was False)" in capsys.readouterr().err
     assert tag_corpus(str(source), "-o", str(out), "--model", model, "--shard-size", "2",
                       "--overwrite") == 0
     assert len(list(out.glob("part-*.parquet"))) == 2

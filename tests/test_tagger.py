@@ -401,11 +401,47 @@ def test_bfloat16_tagger_mostly_agrees_and_leaves_the_model_alone(model_dir, tag
 @pytest.mark.parametrize(
     ("options", "message"),
     [({"dtype": "float16"}, "dtype must be one of float32, bfloat16"),
-     ({"dtype": "bfloat16", "quantize": True}, "does not combine with int8")],
+     ({"dtype": "bfloat16", "quantize": True}, "does not combine with int8"),
+     ({"compile": True, "quantize": True}, "does not combine with int8")],
 )
-def test_unknown_or_conflicting_dtype_is_refused(tagger, options, message):
+def test_unknown_or_conflicting_dtype_or_compile_is_refused(tagger, options, message):
     with pytest.raises(ValueError, match=message):
         NerTagger(tagger.model, tagger.tokenizer, device="cpu", **options)
+
+
+def test_compiled_tagger_tags_as_the_eager_one(tagger):
+    """torch.compile (one graph: several windows of one length) changes no tag; scores agree
+    to float rounding."""
+    sentences = [["Grüezi", "aus", "Bern", "."], ["Ciao", "da", "Lugano", "."]]
+    compiled = NerTagger(tagger.model, tagger.tokenizer, device="cpu", compile=True)
+    assert compiled.compiled and not tagger.compiled
+    assert compiled.model is not tagger.model
+    eager = tagger.predict_words(sentences)
+    for (got_tags, got_scores), (want_tags, want_scores) in zip(
+        compiled.predict_words(sentences), eager, strict=True
+    ):
+        assert got_tags == want_tags
+        assert got_scores == pytest.approx(want_scores, abs=1e-5)
+
+
+class FailingModel(torch.nn.Module):
+    """A model whose forward pass fails, as a graph torch.compile cannot build would."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.config = config
+
+    def forward(self, **inputs):
+        raise RuntimeError("C++ compile error: g++ not found\nmore detail")
+
+
+def test_warm_up_names_a_compile_failure_in_one_line(tagger):
+    failing = NerTagger(tagger.model, tagger.tokenizer, device="cpu")
+    failing.model, failing.compiled = FailingModel(tagger.model.config), True
+    with pytest.raises(ModelLoadError, match=r"^torch.compile could not compile the model "
+                       r"\(RuntimeError: C\+\+ compile error: g\+\+ not found\); run without "
+                       r"--compile$"):
+        failing.warm_up()
 
 
 # --- input checks, warnings, model folders -------------------------------------------------------

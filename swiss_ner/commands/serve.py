@@ -27,9 +27,9 @@ def load_tagger(config: ServeConfig):
     batch_size = config.batch_size or (config.max_batch_size if device == "cpu" else None)
     tagger = NerTagger.from_pretrained(
         config.model, device=device, batch_size=batch_size, quantize=config.quantize,
-        dtype=config.dtype,
+        dtype=config.dtype, compile=config.compile,
     )
-    tagger.tag(["Warm-up in Zürich."])  # the first forward pass is slow; not a client's
+    tagger.warm_up()  # first calls are slow (compiling, with --compile); not a client's
     return tagger
 
 

@@ -107,7 +107,7 @@ def run(config: TagConfig) -> int:
     transformers_logging.disable_progress_bar()
     tagger = NerTagger.from_pretrained(
         config.model, device=config.device, batch_size=config.batch_size,
-        quantize=config.quantize, dtype=config.dtype,
+        quantize=config.quantize, dtype=config.dtype, compile=config.compile,
     )
     interactive = not config.texts and not config.file and sys.stdin.isatty()
     texts = iter_texts(config.texts, config.file, sys.stdin)

@@ -27,7 +27,8 @@ def build_job(config: CorpusConfig):
         shard_size=config.shard_size,
         chunk_size=config.chunk_size,
         tagger_options={
-            "batch_size": config.batch_size, "quantize": config.quantize, "dtype": config.dtype
+            "batch_size": config.batch_size, "quantize": config.quantize, "dtype": config.dtype,
+            "compile": config.compile,
         },
     )
 
@@ -40,7 +41,7 @@ def load_tagger(job, device):
 
     transformers_logging.disable_progress_bar()
     tagger = NerTagger.from_pretrained(job.model, device=device, **job.tagger_options)
-    tagger.tag(["Warm-up in Zürich."])  # the first forward pass is slow; part of loading
+    tagger.warm_up()  # first calls are slow (compiling, with --compile); part of loading
     return tagger
 
 

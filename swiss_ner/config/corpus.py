@@ -9,7 +9,8 @@ from swiss_ner.config.fields import (
     MODEL_ENV,
     ConfigError,
     at_least,
-    check_dtype,
+    check_tagger_options,
+    compile_option,
     dtype_option,
     one_of,
     option,
@@ -93,6 +94,7 @@ class CorpusConfig:
     )
     quantize: bool = field(default=False, metadata=option("int8 Linear layers (CPU only)."))
     dtype: str = field(default="float32", metadata=dtype_option())
+    compile: bool = field(default=False, metadata=compile_option())
     num_threads: int | None = field(
         default=None,
         metadata=option("CPU threads per process (default: the cores split between processes)."),
@@ -108,7 +110,7 @@ class CorpusConfig:
             raise ConfigError(f"--model is required (or set {MODEL_ENV})")
         one_of("format", self.format, CORPUS_FORMATS)
         one_of("engine", self.engine, ENGINES)
-        check_dtype(self.dtype, self.quantize)
+        check_tagger_options(self.dtype, self.quantize, self.compile)
         for name in ("shard_size", "chunk_size", "ray_actors", "batch_size", "num_threads"):
             at_least(name, getattr(self, name), 1)
         at_least("ray_cpus_per_actor", self.ray_cpus_per_actor, 0, strict=True)

@@ -63,11 +63,24 @@ def dtype_option() -> dict:
     )
 
 
-def check_dtype(dtype: str, quantize: bool) -> None:
-    """``--dtype`` is one the tagger knows and does not meet ``--quantize``."""
+def compile_option() -> dict:
+    """The metadata of ``--compile``, shared by the commands that tag."""
+    return option(
+        "Compile the model with torch.compile (inductor, dynamic shapes): on 2 CPU cores "
+        "about 1.3-2x the sentences/s of the small model, for a minute or so of compiling "
+        "while loading; needs a C++ compiler on a CPU. Scores may differ in the last float bits."
+    )
+
+
+def check_tagger_options(dtype: str, quantize: bool, compile_model: bool) -> None:
+    """``--dtype`` is one the tagger knows, and neither it nor ``--compile`` meets
+    ``--quantize``."""
     one_of("dtype", dtype, TAGGER_DTYPES)
     if quantize and dtype != "float32":
         raise ConfigError(f"--quantize runs int8 Linear layers; drop it or --dtype {dtype}")
+    if quantize and compile_model:
+        raise ConfigError("--quantize runs int8 Linear layers, which torch.compile does not "
+                          "take; drop it or --compile")
 
 
 def section_class(f: dataclasses.Field) -> type | None:

@@ -9,7 +9,8 @@ from swiss_ner.config.fields import (
     MODEL_ENV,
     ConfigError,
     at_least,
-    check_dtype,
+    check_tagger_options,
+    compile_option,
     dtype_option,
     option,
 )
@@ -80,6 +81,7 @@ class ServeConfig:
     device: str | None = field(default=None, metadata=option("Torch device: cpu, cuda:0, ..."))
     quantize: bool = field(default=False, metadata=option("int8 Linear layers (CPU only)."))
     dtype: str = field(default="float32", metadata=dtype_option())
+    compile: bool = field(default=False, metadata=compile_option())
 
     def __post_init__(self) -> None:
         if self.api_key is None:
@@ -97,6 +99,6 @@ class ServeConfig:
             at_least(name, getattr(self, name), 1)
         at_least("max_batch_wait_ms", self.max_batch_wait_ms, 0)
         at_least("shutdown_timeout", self.shutdown_timeout, 0)
-        check_dtype(self.dtype, self.quantize)
+        check_tagger_options(self.dtype, self.quantize, self.compile)
         if self.api_key is not None and not self.api_key.strip():
             raise ConfigError("--api-key must not be blank")

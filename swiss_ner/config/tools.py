@@ -11,8 +11,9 @@ from swiss_ner.config.fields import (
     MODEL_ENV,
     ConfigError,
     at_least,
-    check_dtype,
     check_repo_id,
+    check_tagger_options,
+    compile_option,
     dtype_option,
     option,
 )
@@ -173,12 +174,13 @@ class TagConfig:
     device: str | None = field(default=None, metadata=option("Torch device: cpu, cuda:0, ..."))
     quantize: bool = field(default=False, metadata=option("int8 Linear layers (CPU only)."))
     dtype: str = field(default="float32", metadata=dtype_option())
+    compile: bool = field(default=False, metadata=compile_option())
 
     def validate(self) -> None:
         if not self.model:
             raise ConfigError(f"--model is required (or set {MODEL_ENV})")
         at_least("batch_size", self.batch_size, 1)
-        check_dtype(self.dtype, self.quantize)
+        check_tagger_options(self.dtype, self.quantize, self.compile)
 
 
 @dataclass

@@ -44,6 +44,7 @@ class TagActor:
         map_large_blocks()
         torch.set_num_threads(max(1, threads))
         self.tagger = NerTagger.from_pretrained(model, device=device, **tagger_options)
+        self.tagger.warm_up()
         self.id_is_string = id_is_string
 
     def __call__(self, batch):

@@ -26,6 +26,12 @@ DEFAULT_BATCH = {"cpu": (32, 8192), "cuda": (128, 32768)}
 SENTENCES_PER_CHUNK = 4096
 # What runs the model: torch, or ONNX Runtime on a folder from `swiss-ner export --onnx`.
 BACKENDS = ("torch", "onnx")
+# One window; two of one length; two short ones packed beside a long one (see _batch_inputs).
+WARM_UP_TEXTS = (
+    ("Warm-up in Zürich.",),
+    ("Basel.", "Genf."),
+    ("Bern.", "Chur.", "Die Credit Suisse eröffnet in Lugano, Genf und Basel neue Filialen."),
+)
 
 
 class ModelLoadError(RuntimeError):
@@ -58,7 +64,10 @@ class NerTagger:
     different tags; torch has deprecated that API in favour of torchao, so it warns).
     ``dtype="bfloat16"`` runs the model in bfloat16: faster on CPUs with AMX (Intel Sapphire
     Rapids and later; 1.4x in bench/onnx_compare.py) and usually on GPUs, slower on CPUs
-    without bfloat16 units; tags differ from float32 on about 0.1% of words.
+    without bfloat16 units; tags differ from float32 on about 0.1% of words. ``compile=True``
+    runs the torch model through ``torch.compile(dynamic=True)``: faster where Python and small
+    ops dominate (small models, CPUs), after compiling its graphs on first use, which
+    :meth:`warm_up` does up front.
 
     >>> tagger = NerTagger.from_pretrained("outputs/xlmr-panx-ch")  # doctest: +SKIP
     >>> tagger.tag("traf Vertreter der Credit Suisse.")  # doctest: +SKIP
@@ -76,6 +85,7 @@ class NerTagger:
         max_batch_tokens: int | None = None,
         quantize: bool = False,
         dtype: str = "float32",
+        compile: bool = False,
     ) -> None:
         if not getattr(tokenizer, "is_fast", False):
             raise ValueError("NerTagger needs a fast (tokenizers-backed) tokenizer for word_ids()")
@@ -98,6 +108,9 @@ class NerTagger:
         if dtype != "float32" and (quantize or self.backend == "onnx"):
             raise ValueError(f"dtype {dtype} runs the torch model as it is; it does not combine "
                              "with int8 (quantize) or the ONNX backend")
+        if compile and (quantize or self.backend == "onnx"):
+            raise ValueError("compile=True compiles the torch model; it does not combine with "
+                             "int8 (quantize) or the ONNX backend")
         if quantize:
             model = torch.ao.quantization.quantize_dynamic(
                 model.eval(), {torch.nn.Linear}, dtype=torch.qint8
@@ -109,7 +122,8 @@ class NerTagger:
                 # A copy, as quantize_dynamic makes: the model given stays as it is.
                 model = copy.deepcopy(model).to(torch_dtype)
             model = model.to(self.device).eval()
-        self.model = model
+        self.compiled = compile
+        self.model = torch.compile(model, dynamic=True) if compile else model
         self.tokenizer = tokenizer
         default_windows, default_tokens = DEFAULT_BATCH.get(self.device.type, DEFAULT_BATCH["cpu"])
         self.batch_size = batch_size or default_windows
@@ -182,6 +196,22 @@ class NerTagger:
             dtype=dtype,
             **kwargs,
         )
+
+    def warm_up(self) -> None:
+        """Pay the first calls' costs before a client or a timer waits: every input layout a
+        run can meet (one window; several of one length; several packed) runs once, which for a
+        compiled model compiles each one's graph. Raises :class:`ModelLoadError` when
+        torch.compile cannot compile (no C++ compiler, an unsupported op)."""
+        try:
+            for texts in WARM_UP_TEXTS:
+                self.tag(list(texts))
+        except Exception as error:
+            if not self.compiled:
+                raise
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            raise ModelLoadError(f"torch.compile could not compile the model "
+                                 f"({type(error).__name__}: {reason}); run without "
+                                 "--compile") from error
 
     def tag(self, texts: str | Iterable[str]) -> list[list[Entity]]:
         """The entities of each text, in order; a single string counts as a list of one.
