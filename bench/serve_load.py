@@ -7,9 +7,11 @@ per request than httpx) that sends a fixed number of requests, one PAN-X
 validation sentence (de/fr/it/en, tokens joined by spaces) per request, and waits for each
 answer before the next. Per mode and client count it reports requests/s, sentences/s (answered
 with 200), p50/p95/p99 latency, errors by status and the server's peak resident memory
-(VmHWM, reset before each level); then the ratios the targets are stated in. The table is
-printed and appended to bench/RESULTS.md with the command line. This is a benchmark, not a
-test: run it on a quiet machine, since the clients share the cores with the server.
+(VmHWM, reset before each level); then the ratios the targets are stated in, taken within
+each round (``--rounds``, the modes in alternating order) and given as medians over rounds.
+The table is printed and appended to bench/RESULTS.md with the command line. This is a
+benchmark, not a test: run it on a quiet machine, since the clients share the cores with the
+server.
 
     python bench/serve_load.py --model outputs/small-panx-ch
 """
@@ -20,6 +22,7 @@ import argparse
 import asyncio
 import shlex
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -51,11 +54,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--server-args", default="",
                         help="extra `swiss-ner serve` options for both modes, e.g. "
                              "'--max-batch-wait-ms 5 --quantize'")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="rounds of both modes, in alternating order; ratios are medians "
+                             "over rounds, with their range (default 1)")
     harness.add_results_options(parser)
     harness.add_child_options(parser)
     args = parser.parse_args(argv)
-    if args.requests_per_client < 1 or min(args.clients) < 1:
-        parser.error("--clients and --requests-per-client must be at least 1")
+    if args.requests_per_client < 1 or min(args.clients) < 1 or args.rounds < 1:
+        parser.error("--clients, --requests-per-client and --rounds must be at least 1")
     return args
 
 
@@ -79,8 +85,6 @@ def model_floor(args: argparse.Namespace) -> dict:
     its windows per pass, torch's threads, the main thread): median milliseconds of
     ``NerTagger.tag`` on 1 and on 32 sentences. A batch of 32 cannot be answered faster than
     its 32-sentence call."""
-    import statistics
-
     from swiss_ner.cli import build_parser
     from swiss_ner.commands.serve import load_tagger
     from swiss_ner.config import ServeConfig, config_from_namespace
@@ -237,13 +241,14 @@ def measure_mode(args: argparse.Namespace, mode: str, sentences: list[str]) -> l
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| mode | clients | requests | requests/s | sentences/s | p50 ms | p95 ms | p99 ms "
-             "| errors by status | peak RSS MiB |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|"]
-    for row in rows:
+    lines = ["| round | mode | clients | requests | requests/s | sentences/s | p50 ms | p95 ms "
+             "| p99 ms | errors by status | peak RSS MiB |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---:|"]
+    for row in sorted(rows, key=lambda row: (row["round"], row["mode"], row["clients"])):
         errors = ", ".join(f"{k}: {v}" for k, v in sorted(row["errors"].items())) or "none"
         lines.append(
-            f"| {row['mode']} | {row['clients']} | {row['requests']} | {row['rps']:.1f} "
+            f"| {row['round']} | {row['mode']} | {row['clients']} | {row['requests']} "
+            f"| {row['rps']:.1f} "
             f"| {row['sps']:.1f} | {row['p50']:.1f} | {row['p95']:.1f} | {row['p99']:.1f} "
             f"| {errors} | {row['rss']:.0f} |"
         )
@@ -251,19 +256,24 @@ def table(rows: list[dict]) -> str:
 
 
 def ratios(rows: list[dict], floor: dict | None) -> str:
-    """The targets' ratios, from rows measured in this run."""
-    by = {(row["mode"], row["clients"]): row for row in rows}
+    """The targets' ratios, each taken within a round, then their median over rounds (with
+    the range), so that the drift of a shared machine between rounds cancels."""
+    by = {(row["round"], row["mode"], row["clients"]): row for row in rows}
+    rounds = sorted({row["round"] for row in rows})
     lines = []
     for clients in sorted({row["clients"] for row in rows}):
-        on, off = by.get(("batched", clients)), by.get(("unbatched", clients))
-        if on and off:
+        pairs = [(by.get((r, "batched", clients)), by.get((r, "unbatched", clients)))
+                 for r in rounds]
+        if all(on and off for on, off in pairs):
             lines.append(f"- {clients} clients: batching on gives "
-                         f"**{on['rps'] / off['rps']:.2f}×** the requests/s of batching off")
-    single, loaded = by.get(("batched", 1)), by.get(("batched", 32))
-    if single and loaded:
+                         f"**{_spread([on['rps'] / off['rps'] for on, off in pairs], 2)}×** "
+                         "the requests/s of batching off")
+    pairs = [(by.get((r, "batched", 1)), by.get((r, "batched", 32))) for r in rounds]
+    if all(single and loaded for single, loaded in pairs):
+        times = "; ".join(f"{loaded['p99']:.1f} ms / {single['p50']:.1f} ms"
+                          for single, loaded in pairs)
         lines.append(f"- batching on, p99 at 32 clients / p50 at 1 client: "
-                     f"**{loaded['p99'] / single['p50']:.1f}×** ({loaded['p99']:.1f} ms / "
-                     f"{single['p50']:.1f} ms)")
+                     f"**{_spread([lo['p99'] / si['p50'] for si, lo in pairs], 1)}×** ({times})")
     if floor:
         lines.append(f"- the model alone (`NerTagger.tag` as the server loads it, on the main "
                      f"thread): {floor['32']:.1f} ms for 32 sentences, {floor['1']:.1f} ms for one "
@@ -273,6 +283,14 @@ def ratios(rows: list[dict], floor: dict | None) -> str:
     return "\n".join(lines)
 
 
+def _spread(values: list[float], digits: int) -> str:
+    """The median of per-round values, with their range when there were several rounds."""
+    median = f"{statistics.median(values):.{digits}f}"
+    if len(values) == 1:
+        return median
+    return f"{median} ({min(values):.{digits}f}–{max(values):.{digits}f})"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.child:
@@ -280,13 +298,16 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     sentences = load_sentences(args.data_dir, max(args.clients) * args.requests_per_client)
     floor = harness.run_child(__file__, ["--model", args.model, "--data-dir", args.data_dir,
-                                         "--server-args", args.server_args],
+                                         f"--server-args={args.server_args}"],
                               "floor", env={"HF_HUB_OFFLINE": "1"})
     if "failed" in floor:
         raise SystemExit(f"timing the model alone failed: {floor['failed']}")
     rows = []
-    for mode in args.modes:
-        rows.extend(measure_mode(args, mode, sentences))
+    for number in range(1, args.rounds + 1):
+        order = args.modes if number % 2 else list(reversed(args.modes))
+        for mode in order:
+            print(f"round {number}/{args.rounds}: {mode}", flush=True)
+            rows.extend({**row, "round": number} for row in measure_mode(args, mode, sentences))
     markdown = f"{table(rows)}\n\n{ratios(rows, floor)}"
     libraries = ("torch", "transformers", "starlette", "uvicorn", "uvloop", "httptools",
                  "aiohttp")
