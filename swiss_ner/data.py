@@ -30,7 +30,7 @@ from swiss_ner.constants import (
     entity_types,
 )
 from swiss_ner.inference.texts import numbered_lines
-from swiss_ner.inference.windows import pack_rows
+from swiss_ner.inference.windows import block_diagonal, fill_rows, pack_rows
 from swiss_ner.tag_schemes import TagSchemeError, to_iob2
 
 
@@ -359,20 +359,10 @@ class PackingCollator:
     def __call__(self, features: Sequence[dict]) -> dict[str, torch.Tensor]:
         lengths = [len(feature["input_ids"]) for feature in features]
         rows, width = self.rows(lengths)
-        shape = (len(rows), width)
-        input_ids = torch.full(shape, self.pad_token_id, dtype=torch.long)
-        labels = torch.full(shape, IGNORE_INDEX, dtype=torch.long)
-        position_ids = torch.full(shape, self.pad_token_id, dtype=torch.long)
-        segments = torch.full(shape, -1, dtype=torch.long)
-        for row, members in enumerate(rows):
-            start = 0
-            for index in members:
-                end = start + lengths[index]
-                input_ids[row, start:end] = torch.as_tensor(features[index]["input_ids"])
-                labels[row, start:end] = torch.as_tensor(features[index]["labels"])
-                position_ids[row, start:end] = torch.arange(lengths[index]) + self.pad_token_id + 1
-                segments[row, start:end] = index
-                start = end
-        attention_mask = (segments[:, None, :, None] == segments[:, None, None, :])
-        return {"input_ids": input_ids, "attention_mask": attention_mask,
-                "position_ids": position_ids, "labels": labels}
+        tensors = fill_rows(rows, width, self.pad_token_id, {
+            "input_ids": ([f["input_ids"] for f in features], self.pad_token_id),
+            "labels": ([f["labels"] for f in features], IGNORE_INDEX),
+        })
+        return {"input_ids": tensors["input_ids"],
+                "attention_mask": block_diagonal(tensors["segments"]),
+                "position_ids": tensors["position_ids"], "labels": tensors["labels"]}

@@ -16,7 +16,13 @@ import torch
 
 from swiss_ner.constants import TAGGER_DTYPES
 from swiss_ner.inference.entities import Entity, decode_entities
-from swiss_ner.inference.windows import Window, pack_rows, sentence_windows
+from swiss_ner.inference.windows import (
+    Window,
+    block_diagonal,
+    fill_rows,
+    pack_rows,
+    sentence_windows,
+)
 from swiss_ner.inference.words import model_words, split_sentences, split_words
 
 # Windows and padded tokens per forward pass when not given: measured on a small XLM-R, larger
@@ -97,20 +103,8 @@ class NerTagger:
         self.device = torch.device(device) if device else default_device
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError(f"device {str(self.device)!r} requested but CUDA is not available")
-        if quantize and self.device.type != "cpu":
-            raise ValueError(f"quantize=True runs on the CPU only, not on {str(self.device)!r}")
-        if self.backend == "onnx" and (quantize or self.device.type != "cpu"):
-            raise ValueError(
-                "the ONNX backend runs the exported file on the CPU as it is; for int8 weights "
-                "export with `swiss-ner export --quantize`"
-            )
+        _check_options(self.backend, self.device, quantize, dtype, compile)
         torch_dtype = _torch_dtype(dtype)
-        if dtype != "float32" and (quantize or self.backend == "onnx"):
-            raise ValueError(f"dtype {dtype} runs the torch model as it is; it does not combine "
-                             "with int8 (quantize) or the ONNX backend")
-        if compile and (quantize or self.backend == "onnx"):
-            raise ValueError("compile=True compiles the torch model; it does not combine with "
-                             "int8 (quantize) or the ONNX backend")
         if quantize:
             model = torch.ao.quantization.quantize_dynamic(
                 model.eval(), {torch.nn.Linear}, dtype=torch.qint8
@@ -340,23 +334,36 @@ class NerTagger:
         packed = rows is not None and len(rows) < len(batch)
         if not packed:
             rows = [[index] for index in range(len(batch))]
-        input_ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
-        read_for = torch.full((len(rows), width), -1, dtype=torch.long)
-        positions = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
-        segments = torch.full((len(rows), width), -1, dtype=torch.long)
-        for row, members in enumerate(rows):
-            start = 0
-            for index in members:
-                end = start + lengths[index]
-                input_ids[row, start:end] = torch.tensor(batch[index].ids)
-                read_for[row, start:end] = torch.tensor(batch[index].read_for)
-                positions[row, start:end] = torch.arange(lengths[index]) + self.pad_id + 1
-                segments[row, start:end] = index
-                start = end
-        if not packed:
-            return {"input_ids": input_ids, "attention_mask": (segments >= 0).long()}, read_for
-        mask = segments[:, None, :, None] == segments[:, None, None, :]
-        return {"input_ids": input_ids, "attention_mask": mask, "position_ids": positions}, read_for
+        tensors = fill_rows(rows, width, self.pad_id, {
+            "input_ids": ([window.ids for window in batch], self.pad_id),
+            "read_for": ([window.read_for for window in batch], -1),
+        })
+        inputs = {"input_ids": tensors["input_ids"]}
+        if packed:
+            inputs["attention_mask"] = block_diagonal(tensors["segments"])
+            inputs["position_ids"] = tensors["position_ids"]
+        else:
+            inputs["attention_mask"] = (tensors["segments"] >= 0).long()
+        return inputs, tensors["read_for"]
+
+
+def _check_options(
+    backend: str, device: torch.device, quantize: bool, dtype: str, compile: bool
+) -> None:
+    """Refuse the combinations of options that cannot run, naming why."""
+    if quantize and device.type != "cpu":
+        raise ValueError(f"quantize=True runs on the CPU only, not on {str(device)!r}")
+    if backend == "onnx" and (quantize or device.type != "cpu"):
+        raise ValueError(
+            "the ONNX backend runs the exported file on the CPU as it is; for int8 weights "
+            "export with `swiss-ner export --quantize`"
+        )
+    if dtype != "float32" and (quantize or backend == "onnx"):
+        raise ValueError(f"dtype {dtype} runs the torch model as it is; it does not combine "
+                         "with int8 (quantize) or the ONNX backend")
+    if compile and (quantize or backend == "onnx"):
+        raise ValueError("compile=True compiles the torch model; it does not combine with "
+                         "int8 (quantize) or the ONNX backend")
 
 
 def _torch_dtype(dtype: str) -> torch.dtype:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import torch
+
 
 def word_windows(piece_counts: Sequence[int], budget: int, context: int) -> list[tuple[int, int]]:
     """Word windows ``(start, end)`` of at most ``budget`` sub-words that cover every word.
@@ -107,3 +109,35 @@ def pack_rows(lengths: Sequence[int], width: int) -> list[list[int]]:
         rows[row].append(index)
         room[row] -= lengths[index]
     return rows
+
+
+def fill_rows(
+    rows: list[list[int]], width: int, pad_id: int,
+    columns: dict[str, tuple[Sequence[Sequence[int]], int]],
+) -> dict[str, torch.Tensor]:
+    """Lay sequences out in ``rows`` (from :func:`pack_rows`): each column ``name: (sequences,
+    fill)`` as a ``rows x width`` tensor, with ``position_ids`` restarting for every sequence
+    after the padding index (as XLM-R numbers them) and ``segments``, each position's sequence
+    index (-1 for padding), from which the block-diagonal mask follows."""
+    shape = (len(rows), width)
+    tensors = {name: torch.full(shape, fill, dtype=torch.long)
+               for name, (_, fill) in columns.items()}
+    tensors["position_ids"] = torch.full(shape, pad_id, dtype=torch.long)
+    tensors["segments"] = torch.full(shape, -1, dtype=torch.long)
+    for row, members in enumerate(rows):
+        start = 0
+        for index in members:
+            end = start
+            for name, (sequences, _) in columns.items():
+                end = start + len(sequences[index])
+                tensors[name][row, start:end] = torch.as_tensor(sequences[index])
+            tensors["position_ids"][row, start:end] = torch.arange(end - start) + pad_id + 1
+            tensors["segments"][row, start:end] = index
+            start = end
+    return tensors
+
+
+def block_diagonal(segments: torch.Tensor) -> torch.Tensor:
+    """``rows x 1 x width x width``, True where two positions belong to one sequence (padding
+    attends to padding, which keeps its ignored outputs finite)."""
+    return segments[:, None, :, None] == segments[:, None, None, :]
