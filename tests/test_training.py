@@ -70,6 +70,15 @@ def test_training_lowers_loss_and_writes_everything(trained_run):
     assert config["architectures"] == ["XLMRobertaForTokenClassification"]
 
 
+SHORT = {"num_epochs": 1, "max_train_samples": 320, "eval_langs": ["de"]}
+
+
+@pytest.fixture(scope="module")
+def short_default_run(train_config_factory):
+    """The short run with the default options, which each variant below is compared with."""
+    return train(train_config_factory(**SHORT))
+
+
 @pytest.mark.parametrize(
     "options",
     [{"pack": False, "group_by_length": False}, {"compile": "default"},
@@ -77,13 +86,12 @@ def test_training_lowers_loss_and_writes_everything(trained_run):
     ids=["unpacked", "compile", "bf16-products"],
 )
 def test_unpacked_or_compiled_runs_learn_like_the_default_and_save_stock_weights(
-    train_config_factory, options
+    train_config_factory, short_default_run, options
 ):
     """Packing changes only which padding is computed; compiling only how the kernels run;
     bfloat16 products only the rounding of the matrix products' inputs."""
-    short = {"num_epochs": 1, "max_train_samples": 320, "eval_langs": ["de"]}
-    default = train(train_config_factory(**short))
-    config = train_config_factory(**short, **options)
+    default = short_default_run
+    config = train_config_factory(**SHORT, **options)
     varied = train(config)
     assert torch.get_float32_matmul_precision() == config.device.matmul_precision
     assert varied.config.device.matmul_precision == config.device.matmul_precision
