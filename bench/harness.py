@@ -179,6 +179,25 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def cpu_ticks() -> tuple[int, int] | None:
+    """The machine's CPU time stolen by the hypervisor and its CPU time in all, in ticks since
+    boot (``/proc/stat``); None where that file is missing."""
+    stat = Path("/proc/stat")
+    if not stat.exists():
+        return None
+    values = [int(value) for value in stat.read_text().split("\n", 1)[0].split()[1:]]
+    return (values[7] if len(values) > 7 else 0), sum(values[:8])
+
+
+def stolen_percent(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float:
+    """The share of the machine's CPU time between two :func:`cpu_ticks` that a virtual
+    machine's host took for others (its "steal"): timings taken while it is high are slowed
+    by load outside the machine. NaN where it cannot be read."""
+    if before is None or after is None or after[1] == before[1]:
+        return float("nan")
+    return 100 * (after[0] - before[0]) / (after[1] - before[1])
+
+
 def machine_description(
     device: str | None = "cpu",
     threads: int | None = None,

@@ -214,6 +214,7 @@ def summarise(mode: str, clients: int, level: dict, rss: float) -> dict:
         "rps": total / level["elapsed"], "sps": answered / level["elapsed"],
         "p50": percentile(level["latencies"], 0.50), "p95": percentile(level["latencies"], 0.95),
         "p99": percentile(level["latencies"], 0.99), "errors": errors, "rss": rss,
+        "steal": level.get("steal", float("nan")),
     }
 
 
@@ -225,7 +226,9 @@ def measure_mode(args: argparse.Namespace, mode: str, sentences: list[str]) -> l
         try:
             for clients in args.clients:
                 reset_peak_rss(process.pid)
+                ticks = harness.cpu_ticks()
                 level = asyncio.run(run_level(url, sentences, clients, args.requests_per_client))
+                level["steal"] = harness.stolen_percent(ticks, harness.cpu_ticks())
                 if not level["latencies"]:
                     raise SystemExit(f"{mode}, {clients} clients: no request was answered with "
                                      f"200 ({dict(level['statuses'])}); see the server's log")
@@ -242,15 +245,15 @@ def measure_mode(args: argparse.Namespace, mode: str, sentences: list[str]) -> l
 
 def table(rows: list[dict]) -> str:
     lines = ["| round | mode | clients | requests | requests/s | sentences/s | p50 ms | p95 ms "
-             "| p99 ms | errors by status | peak RSS MiB |",
-             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---:|"]
+             "| p99 ms | errors by status | peak RSS MiB | host steal % |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|"]
     for row in sorted(rows, key=lambda row: (row["round"], row["mode"], row["clients"])):
         errors = ", ".join(f"{k}: {v}" for k, v in sorted(row["errors"].items())) or "none"
         lines.append(
             f"| {row['round']} | {row['mode']} | {row['clients']} | {row['requests']} "
             f"| {row['rps']:.1f} "
             f"| {row['sps']:.1f} | {row['p50']:.1f} | {row['p95']:.1f} | {row['p99']:.1f} "
-            f"| {errors} | {row['rss']:.0f} |"
+            f"| {errors} | {row['rss']:.0f} | {row['steal']:.1f} |"
         )
     return "\n".join(lines)
 
@@ -313,7 +316,8 @@ def main(argv: list[str] | None = None) -> int:
                  "aiohttp")
     details = [harness.machine_description(None, libraries=libraries),
                "One sentence per request; each client waits for its answer before it sends the "
-               "next; clients and server share the machine."]  # fmt: skip
+               "next; clients and server share the machine. Host steal: the share of the "
+               "machine's CPU time its hypervisor gave to others during that level."]  # fmt: skip
     command = list(sys.argv[1:] if argv is None else argv)
     harness.publish(args, "Serving under load", __file__, command, details, markdown)
     return 0
