@@ -214,7 +214,7 @@ def summarise(mode: str, clients: int, level: dict, rss: float) -> dict:
         "rps": total / level["elapsed"], "sps": answered / level["elapsed"],
         "p50": percentile(level["latencies"], 0.50), "p95": percentile(level["latencies"], 0.95),
         "p99": percentile(level["latencies"], 0.99), "errors": errors, "rss": rss,
-        "steal": level.get("steal", float("nan")),
+        "steal": level["steal"],
     }
 
 
