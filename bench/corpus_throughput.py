@@ -106,22 +106,34 @@ def child(args: argparse.Namespace) -> dict:
     torch.set_num_threads(args.threads)
     lines = Path(args.corpus).read_text(encoding="utf-8").splitlines()
     texts = [json.loads(line)["text"] for line in lines]
-    tag = _load(variant, args.model)
+    if variant == "memory":
+        return tag_in_memory(args.model, texts)
+    tag = _pipeline(args.model)
     tag(texts[:16])
     started = time.perf_counter()
-    entities = tag(texts)
-    result: dict = {"seconds": time.perf_counter() - started}
-    if variant == "memory":
-        result["entities"] = [[[e.text, e.type, e.start, e.end, e.score] for e in row]
-                              for row in entities]
-    return result
+    tag(texts)
+    return {"seconds": time.perf_counter() - started}
 
 
-def _load(variant: str, model: str):
-    if variant == "memory":
-        from swiss_ner.inference import NerTagger
+def tag_in_memory(model: str, texts: list[str]) -> dict:
+    """``NerTagger.tag`` on all texts at once: seconds, entities, and how much of the time its
+    forward passes took and at what share of this machine's matmul rate."""
+    from swiss_ner.inference import NerTagger
 
-        return NerTagger.from_pretrained(model, device="cpu").tag
+    tagger = NerTagger.from_pretrained(model, device="cpu")
+    tagger.tag(texts[:16])
+    with harness.timed_forward(tagger) as forward:
+        started = time.perf_counter()
+        entities = tagger.tag(texts)
+        seconds = time.perf_counter() - started
+    entities = [[[e.text, e.type, e.start, e.end, e.score] for e in row] for row in entities]
+    arithmetic = harness.arithmetic_line(
+        VARIANTS["memory"], forward, seconds,
+        harness.linear_flops_per_token(tagger.model.config), harness.matmul_rate())
+    return {"seconds": seconds, "entities": entities, "arithmetic": arithmetic}
+
+
+def _pipeline(model: str):
     from datasets import Dataset
     from transformers import pipeline
     from transformers.pipelines.pt_utils import KeyDataset
@@ -224,7 +236,8 @@ def measure_rounds(args, corpus: Path, folder: Path) -> dict:
             if "wall" in result:
                 kept.setdefault("start_up", []).append(result["wall"] - result["seconds"])
             kept["peak_rss_mib"] = max(kept["peak_rss_mib"], result["peak_rss_mib"])
-            kept.update({key: result[key] for key in ("output", "entities") if key in result})
+            kept.update({key: result[key] for key in ("output", "entities", "arithmetic")
+                         if key in result})
     return {variant: results[variant] for variant in args.variants}
 
 
@@ -249,6 +262,7 @@ def main(argv=None) -> int:
                 notes.append(f"{VARIANTS[variant]}: entities differ from `NerTagger.tag` on "
                              f"{differing} of {args.num_docs:,} documents; largest score "
                              f"difference {gap:.1e}")
+        notes += [f"{results['memory']['arithmetic']} (last round)"] if "memory" in results else []
         notes += [f"{VARIANTS[variant]}: start-up (the process's wall time less its tagging: "
                   f"imports, loading, warm-up{', compiling' if 'compile' in variant else ''}) "
                   f"{statistics.median(result['start_up']):.1f} s"

@@ -18,6 +18,7 @@ The scripts run as ``python bench/NAME.py``, so ``bench/`` is on ``sys.path`` an
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -27,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from importlib import metadata
 from pathlib import Path
@@ -155,6 +156,57 @@ def seconds_per_call(
         work()
     synchronize()
     return (time.perf_counter() - start) / repeats
+
+
+def matmul_rate(device: str = "cpu", dtype=None) -> float:
+    """FLOP/s of one large square matmul on ``device`` (torch's threads as set): the rate the
+    model's Linear layers are held against."""
+    import torch
+
+    size, repeats = (8192, 20) if device == "cuda" else (1024, 10)
+    a = torch.randn(size, size, device=device, dtype=dtype)
+    b = torch.randn(size, size, device=device, dtype=dtype)
+    return 2 * size**3 / seconds_per_call(lambda: a @ b, device, repeats, 2)
+
+
+def linear_flops_per_token(config) -> int:
+    """Multiply-add FLOPs of a BERT-style encoder's Linear layers (and classifier) for one
+    input position; attention's own products are left out."""
+    d, ff = config.hidden_size, config.intermediate_size
+    return 2 * (config.num_hidden_layers * (4 * d * d + 2 * d * ff) + d * config.num_labels)
+
+
+@contextlib.contextmanager
+def timed_forward(tagger) -> Iterator[dict]:
+    """While inside, ``tagger.model``'s calls add their seconds and input positions (padding
+    included) to the yielded dict, so a run can say how much of it was the model's arithmetic."""
+    model, measured = tagger.model, {"seconds": 0.0, "positions": 0}
+    forward = model.forward
+
+    def timed(*args, **kwargs):
+        started = time.perf_counter()
+        output = forward(*args, **kwargs)
+        measured["seconds"] += time.perf_counter() - started
+        measured["positions"] += kwargs["input_ids"].numel()
+        return output
+
+    model.forward = timed
+    try:
+        yield measured
+    finally:
+        del model.forward
+
+
+def arithmetic_line(name: str, measured: dict, call_seconds: float, flops_per_token: int,
+                    rate: float) -> str:
+    """``name``'s forward passes as a share of its time, and their Linear arithmetic over all
+    of their time (attention, activations, norms and copies included) against
+    :func:`matmul_rate`: the headroom that faster kernels could still take."""
+    achieved = flops_per_token * measured["positions"] / measured["seconds"]
+    return (f"{name}: the forward passes took {100 * measured['seconds'] / call_seconds:.0f}% "
+            f"of the time and did their Linear layers' arithmetic at {achieved / 1e9:.0f} "
+            f"GFLOP/s over all of their time, {100 * achieved / rate:.0f}% of what one "
+            f"1024×1024 float32 matmul reaches here ({rate / 1e9:.0f} GFLOP/s)")
 
 
 def train_config(model: str, data_dir: str, output_dir: str, **fields):

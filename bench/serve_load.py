@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import shlex
 import socket
 import statistics
@@ -95,15 +96,28 @@ def model_floor(args: argparse.Namespace) -> dict:
     tagger = load_tagger(config_from_namespace(ServeConfig, options))
     sentences = load_sentences(args.data_dir, 32 * 41)
     tagger.tag(sentences[:32])
-    result = {}
-    for size, calls in ((1, 200), (32, 40)):
-        times = []
-        for call in range(calls):
-            started = time.perf_counter()
-            tagger.tag(sentences[call * size : (call + 1) * size])
-            times.append((time.perf_counter() - started) * 1000)
-        result[str(size)] = statistics.median(times)
+    result = {"1": _median_ms(tagger, sentences, 1, 200)}
+    # The arithmetic is read only where the model is plain float32 torch.
+    plain = tagger.backend == "torch" and not tagger.compiled and not tagger.quantized
+    with harness.timed_forward(tagger) if plain else contextlib.nullcontext() as forward:
+        started = time.perf_counter()
+        result["32"] = _median_ms(tagger, sentences, 32, 40)
+        seconds = time.perf_counter() - started
+    if plain and tagger.dtype == "float32":
+        result["arithmetic"] = harness.arithmetic_line(
+            "the model alone, 32 sentences", forward, seconds,
+            harness.linear_flops_per_token(tagger.model.config), harness.matmul_rate())
     return result
+
+
+def _median_ms(tagger, sentences: list[str], size: int, calls: int) -> float:
+    """Median milliseconds of ``tagger.tag`` on ``calls`` consecutive slices of ``size``."""
+    times = []
+    for call in range(calls):
+        started = time.perf_counter()
+        tagger.tag(sentences[call * size : (call + 1) * size])
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
 
 
 def free_port() -> int:
@@ -282,6 +296,7 @@ def ratios(rows: list[dict], floor: dict | None) -> str:
                      f"thread): {floor['32']:.1f} ms for 32 sentences, {floor['1']:.1f} ms for one "
                      f"(**{floor['32'] / floor['1']:.1f}×**), the least a batch of 32 can cost "
                      "against a lone request")
+        lines += [f"- {floor['arithmetic']}"] if "arithmetic" in floor else []
     lines.append(f"- peak server RSS: {max(row['rss'] for row in rows):.0f} MiB")
     return "\n".join(lines)
 

@@ -203,11 +203,7 @@ def device_limits(device: str, precision: str, threads: int, matmul_precision: s
     torch.set_num_threads(threads)
     torch.set_float32_matmul_precision(matmul_precision)
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision, torch.float32)
-    size, repeats = (8192, 20) if device == "cuda" else (1024, 10)
-    a = torch.randn(size, size, device=device, dtype=dtype)
-    b = torch.randn(size, size, device=device, dtype=dtype)
-    seconds = harness.seconds_per_call(lambda: a @ b, device, repeats, 2)
-    limits = {"matmul_flops": 2 * size**3 / seconds}
+    limits = {"matmul_flops": harness.matmul_rate(device, dtype)}
     if device == "cuda":
         source = torch.empty(2**29, device=device)  # 2 GiB
         target = torch.empty_like(source)
