@@ -129,7 +129,7 @@ def tag_in_memory(model: str, texts: list[str]) -> dict:
     entities = [[[e.text, e.type, e.start, e.end, e.score] for e in row] for row in entities]
     arithmetic = harness.arithmetic_line(
         VARIANTS["memory"], forward, seconds,
-        harness.linear_flops_per_token(tagger.model.config), harness.matmul_rate())
+        tagger.model.config, harness.matmul_rate())
     return {"seconds": seconds, "entities": entities, "arithmetic": arithmetic}
 
 

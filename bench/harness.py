@@ -169,11 +169,14 @@ def matmul_rate(device: str = "cpu", dtype=None) -> float:
     return 2 * size**3 / seconds_per_call(lambda: a @ b, device, repeats, 2)
 
 
-def linear_flops_per_token(config) -> int:
-    """Multiply-add FLOPs of a BERT-style encoder's Linear layers (and classifier) for one
-    input position; attention's own products are left out."""
-    d, ff = config.hidden_size, config.intermediate_size
-    return 2 * (config.num_hidden_layers * (4 * d * d + 2 * d * ff) + d * config.num_labels)
+def model_size(config) -> dict:
+    """Parameters of a BERT-style model's body (its layers and classifier) and in all, with
+    its depth and width, from its config. A forward pass costs about twice the body's
+    parameters in FLOPs per input position, a training step six times."""
+    d, layers, ff = config.hidden_size, config.num_hidden_layers, config.intermediate_size
+    body = layers * (4 * d * d + 2 * d * ff + 9 * d + ff) + 7 * d + 7
+    embeddings = (config.vocab_size + config.max_position_embeddings + 2) * d
+    return {"non_embedding": body, "total": body + embeddings, "layers": layers, "hidden": d}
 
 
 @contextlib.contextmanager
@@ -197,16 +200,17 @@ def timed_forward(tagger) -> Iterator[dict]:
         del model.forward
 
 
-def arithmetic_line(name: str, measured: dict, call_seconds: float, flops_per_token: int,
-                    rate: float) -> str:
-    """``name``'s forward passes as a share of its time, and their Linear arithmetic over all
-    of their time (attention, activations, norms and copies included) against
-    :func:`matmul_rate`: the headroom that faster kernels could still take."""
-    achieved = flops_per_token * measured["positions"] / measured["seconds"]
+def arithmetic_line(name: str, measured: dict, call_seconds: float, config, rate: float) -> str:
+    """``name``'s forward passes (of a model with ``config``) as a share of its time, and
+    their arithmetic, two FLOPs per body parameter and input position, over all of their time
+    (attention, activations, norms and copies included) against :func:`matmul_rate`: the
+    headroom that faster kernels could still take."""
+    flops = 2 * model_size(config)["non_embedding"] * measured["positions"]
+    achieved = flops / measured["seconds"]
     return (f"{name}: the forward passes took {100 * measured['seconds'] / call_seconds:.0f}% "
-            f"of the time and did their Linear layers' arithmetic at {achieved / 1e9:.0f} "
-            f"GFLOP/s over all of their time, {100 * achieved / rate:.0f}% of what one "
-            f"1024×1024 float32 matmul reaches here ({rate / 1e9:.0f} GFLOP/s)")
+            f"of the time and did their layers' arithmetic at {achieved / 1e9:.0f} GFLOP/s "
+            f"over all of their time, {100 * achieved / rate:.0f}% of what one 1024×1024 "
+            f"float32 matmul reaches here ({rate / 1e9:.0f} GFLOP/s)")
 
 
 def train_config(model: str, data_dir: str, output_dir: str, **fields):

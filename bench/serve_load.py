@@ -98,15 +98,16 @@ def model_floor(args: argparse.Namespace) -> dict:
     tagger.tag(sentences[:32])
     result = {"1": _median_ms(tagger, sentences, 1, 200)}
     # The arithmetic is read only where the model is plain float32 torch.
-    plain = tagger.backend == "torch" and not tagger.compiled and not tagger.quantized
+    plain = (tagger.backend == "torch" and tagger.dtype == "float32" and not tagger.compiled
+             and not tagger.quantized)
     with harness.timed_forward(tagger) if plain else contextlib.nullcontext() as forward:
         started = time.perf_counter()
         result["32"] = _median_ms(tagger, sentences, 32, 40)
         seconds = time.perf_counter() - started
-    if plain and tagger.dtype == "float32":
+    if plain:
         result["arithmetic"] = harness.arithmetic_line(
             "the model alone, 32 sentences", forward, seconds,
-            harness.linear_flops_per_token(tagger.model.config), harness.matmul_rate())
+            tagger.model.config, harness.matmul_rate())
     return result
 
 

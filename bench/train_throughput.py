@@ -212,17 +212,6 @@ def device_limits(device: str, precision: str, threads: int, matmul_precision: s
     return limits
 
 
-def model_size(model: str) -> dict:
-    """Parameters of the model's body and in all, with its depth and width."""
-    from transformers import AutoConfig
-
-    config = AutoConfig.from_pretrained(model)
-    d, layers, ff = config.hidden_size, config.num_hidden_layers, config.intermediate_size
-    body = layers * (4 * d * d + 2 * d * ff + 9 * d + ff) + 7 * d + 7
-    embeddings = (config.vocab_size + config.max_position_embeddings + 2) * d
-    return {"non_embedding": body, "total": body + embeddings, "layers": layers, "hidden": d}
-
-
 def physical_limit_lines(rows: dict, size: dict, limits: dict, batch: int) -> list[str]:
     """How far each variant is from the matmul rate (and, on GPU, from AdamW's memory traffic)."""
     lines = [f"- Matmul rate measured here: {limits['matmul_flops'] / 1e12:.2f} TFLOP/s."]
@@ -301,6 +290,8 @@ def details(args) -> list[str]:
 
 def measure(args, argv: list[str]) -> tuple[dict, dict, dict]:
     """Rows per variant, F1 per --f1 variant, and the model's size, each child on ``argv``."""
+    from transformers import AutoConfig
+
     with tempfile.TemporaryDirectory() as scratch:
         if args.base_shape:
             args.model = base_shape_folder(args.model, Path(scratch) / "base-shape")
@@ -312,7 +303,7 @@ def measure(args, argv: list[str]) -> tuple[dict, dict, dict]:
         for variant in args.f1_variants if args.f1 else []:
             print(f"one epoch of {variant} for F1 ...", file=sys.stderr, flush=True)
             f1[variant] = harness.run_child(__file__, argv, f"{variant}:f1")
-        size = model_size(args.model)
+        size = harness.model_size(AutoConfig.from_pretrained(args.model))
     return harness.summarise_rounds(rounds, "samples_per_s", TRAINERS), f1, size
 
 
