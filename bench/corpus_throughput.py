@@ -10,7 +10,10 @@ launch``); the Ray engine; and ``pipeline("ner", aggregation_strategy="simple")`
 The local engine is run again on ``--large-docs`` documents for its peak RSS. Entities of the
 local engine are compared with ``NerTagger.tag``'s on every document (text, type, offsets;
 scores may differ in the last float32 bits, since batches differ), and the count that differ
-is reported. The table is printed and appended to bench/RESULTS.md.
+is reported. ``--interleaved ROUNDS`` also keeps the in-memory tagger, the local engine and the
+pipeline each in a process that stays up and has them take turns on the whole corpus, so that
+no start-ups lie between the runs whose rates are compared. The table is printed and appended
+to bench/RESULTS.md.
 
     python bench/corpus_throughput.py --model outputs/small-panx-ch --threads 2
 
@@ -60,6 +63,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="rounds of every variant, in alternating order; rates and ratios "
                              "are medians over rounds, with their range (default 1)")
     parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
+    parser.add_argument("--interleaved", type=int, default=0, metavar="ROUNDS",
+                        help="also time the in-memory tagger, the local engine and the pipeline "
+                             "in one process, taking turns on the whole corpus for ROUNDS rounds "
+                             "(default 0: not)")
     harness.add_results_options(parser)
     harness.add_child_options(parser)
     parser.add_argument("--corpus", help=argparse.SUPPRESS)
@@ -131,6 +138,80 @@ def tag_in_memory(model: str, texts: list[str]) -> dict:
         VARIANTS["memory"], forward, seconds,
         tagger.model.config, harness.matmul_rate())
     return {"seconds": seconds, "entities": entities, "arithmetic": arithmetic}
+
+
+def resident(args) -> None:
+    """In a child of ``harness.take_turns``: load one variant, then tag the whole corpus at each
+    turn. Each variant keeps a process of its own, so the local engine's allocator setting
+    (process-wide, as ``tag-corpus`` sets it) touches no other variant."""
+    import torch
+
+    from swiss_ner.corpus import local
+
+    torch.set_num_threads(args.threads)
+    texts = [json.loads(line)["text"] for line in Path(args.corpus).read_text("utf-8").splitlines()]
+    if args.child == "resident-local":
+        local.map_large_blocks()
+        work, before = _engine_work(args)
+    else:
+        work, before = _resident_work(args), (lambda: None)
+        work(texts[:16])
+    harness.serve_turns(lambda: work(texts), before)
+
+
+def _resident_work(args):
+    if args.child == "resident-pipeline":
+        return _pipeline(args.model)
+    from swiss_ner.inference import NerTagger
+
+    return NerTagger.from_pretrained(args.model, device="cpu").tag
+
+
+def _engine_work(args):
+    """What ``tag-corpus`` clocks (reading, tagging and writing every shard), and what it does
+    before its clock starts (the folder and its manifest)."""
+    import datasets  # noqa: F401  (imported before the clock, as tag-corpus does)
+    import pyarrow.parquet  # noqa: F401
+    from accelerate import PartialState
+
+    from swiss_ner.commands.tag_corpus import build_job, load_tagger
+    from swiss_ner.config import CorpusConfig
+    from swiss_ner.corpus import local
+
+    job = build_job(CorpusConfig(inputs=[args.corpus], output=args.out_dir, model=args.model,
+                                 overwrite=True, progress=False, device="cpu"))
+    tagger, state = load_tagger(job, "cpu"), PartialState(cpu=True)
+    return (lambda texts: local.tag_shards(job, local.my_shards(job, state), tagger),
+            lambda: local.start(job, state, overwrite=True))
+
+
+def interleaved(args, corpus: Path, folder: Path) -> dict[str, list[float]]:
+    """Seconds per round of the in-memory tagger, the local engine and the pipeline, each in a
+    resident child, taking turns on the whole corpus: a machine that drifts within seconds, as
+    this shared one does, then moves all three alike."""
+    argv = ["--model", args.model, "--threads", str(args.threads), "--corpus", str(corpus),
+            "--out-dir", str(folder / "out-interleaved")]
+    commands = {name: [sys.executable, __file__, *argv, "--child", f"resident-{name}"]
+                for name in ("memory", "local", "pipeline")}
+    return harness.take_turns(commands, args.interleaved,
+                              env={"TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1"})
+
+
+def interleaved_note(seconds: dict[str, list[float]]) -> str:
+    rates = {name: _rates(values) for name, values in seconds.items()}
+    pairs = (("local engine", "local", "in memory", "memory"),
+             ("local engine", "local", "pipeline", "pipeline"),
+             ("in memory", "memory", "pipeline", "pipeline"))
+    ratios = ", ".join(f"{label} ÷ {base_label} {_ratio(rates[name], rates[base])}"
+                       for label, name, base_label, base in pairs)
+    return (f"interleaved ({len(seconds['memory'])} rounds, each variant in a process of its own "
+            "that stays up, the three taking turns on the whole corpus, order reversed every "
+            "second round), ratios of rates, median "
+            f"(range) over rounds: {ratios}")
+
+
+def _rates(seconds: list[float]) -> list[float]:
+    return [1 / value for value in seconds]
 
 
 def _pipeline(model: str):
@@ -244,6 +325,9 @@ def measure_rounds(args, corpus: Path, folder: Path) -> dict:
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
+    if args.child and args.child.startswith("resident-"):
+        resident(args)
+        return 0
     if args.child:
         harness.write_child_result(args, child(args))
         return 0
@@ -267,6 +351,10 @@ def main(argv=None) -> int:
                   f"imports, loading, warm-up{', compiling' if 'compile' in variant else ''}) "
                   f"{statistics.median(result['start_up']):.1f} s"
                   for variant, result in results.items() if "start_up" in result]
+        if args.interleaved:
+            print(f"interleaving three variants for {args.interleaved} rounds ...",
+                  file=sys.stderr, flush=True)
+            notes.append(interleaved_note(interleaved(args, corpus, folder)))
         if args.large_docs and "local" in results:
             large = folder / "large.jsonl"
             build_corpus(sentences, args.large_docs, large)

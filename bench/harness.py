@@ -6,6 +6,8 @@
   the operating system when the child ends (``os.wait4``), so the child need not report it.
 - Rounds: every variant once per round, every second round in reverse order, so that a machine
   drifting slower or faster favours none; medians, ranges, and ratios taken within each round.
+  Or turns: every variant in a child that stays up, the children running in turn, with no
+  process start-ups between the runs compared (``take_turns``).
 - Timing a call (waiting for the GPU), and the ``TrainConfig`` the training benchmarks share.
 - The machine description (CPU model, cores, torch threads, device, library versions) and the
   titled, dated section with the command line that is printed and appended to
@@ -125,6 +127,50 @@ def summarise_rounds(
         }
         rows[variant] = row
     return rows
+
+
+def take_turns(
+    commands: dict[str, list[str]], rounds: int, env: dict[str, str] | None = None
+) -> dict[str, list[float]]:
+    """Start each command as a child that stays up (:func:`serve_turns`), then have them run
+    their work in turn, ``rounds`` times, every second round in reverse order; the seconds of
+    each run per name. No process start-up lies between two runs whose rates are compared."""
+    names = list(commands)
+    with contextlib.ExitStack() as stack:
+        children = {name: stack.enter_context(subprocess.Popen(
+            command, text=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            env={**os.environ, **(env or {})})) for name, command in commands.items()}
+        for name, child in children.items():
+            _reply(child, "ready", name)
+        seconds: dict[str, list[float]] = {name: [] for name in names}
+        for number in range(rounds):
+            for name in names if number % 2 == 0 else names[::-1]:
+                children[name].stdin.write("go\n")
+                children[name].stdin.flush()
+                seconds[name].append(float(_reply(children[name], "seconds ", name)))
+        for child in children.values():
+            child.stdin.close()
+    return seconds
+
+
+def serve_turns(work: Callable[[], object], before: Callable[[], object] = lambda: None) -> None:
+    """In a child of :func:`take_turns`: say ready, then for every ``go`` on stdin run
+    ``before()`` (untimed) and ``work()`` and print its seconds, until stdin closes."""
+    print("ready", flush=True)
+    for _ in sys.stdin:
+        before()
+        started = time.perf_counter()
+        work()
+        print(f"seconds {time.perf_counter() - started}", flush=True)
+
+
+def _reply(child: subprocess.Popen, prefix: str, name: str) -> str:
+    """The rest of the child's next stdout line that starts with ``prefix`` (other output,
+    such as a library's, is skipped)."""
+    for line in child.stdout:
+        if line.startswith(prefix):
+            return line[len(prefix):].strip()
+    sys.exit(f"the resident {name} child exited with status {child.wait()}")
 
 
 def with_range(values: Sequence[float], form: str) -> str:
