@@ -16,6 +16,7 @@ import pyarrow.dataset as ds
 import pytest
 
 from swiss_ner.cli import main
+from swiss_ner.commands.tag_corpus import summary_line
 from swiss_ner.corpus import local
 from swiss_ner.inference import NerTagger
 
@@ -60,6 +61,13 @@ def model(trained_model_dir) -> str:
 @pytest.fixture(scope="module")
 def tagger(model) -> NerTagger:
     return NerTagger.from_pretrained(model, device="cpu")
+
+
+def test_summary_line_says_one_in_the_singular():
+    one = summary_line({"documents": 1, "entities": {"ORG": 1}, "errors": 1}, 0.5, 1)
+    assert one.startswith("1 document, 1 entity (ORG 1), 1 error row; tagged 1 in this run")
+    none = summary_line({"documents": 2, "entities": {}, "errors": 0}, 1.0, 2)
+    assert none.startswith("2 documents, 0 entities (none), 0 error rows;")
 
 
 def test_rows_match_the_tagger_with_error_rows_and_offsets(model, tagger, tmp_path, capsys):

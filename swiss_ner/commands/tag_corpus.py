@@ -50,12 +50,17 @@ def summary_line(summary: dict, seconds: float, tagged: int) -> str:
     finished job says so instead of reporting a rate of zero."""
     types = ", ".join(f"{name} {count:,}" for name, count in summary["entities"].items())
     entities = sum(summary["entities"].values())
-    line = (f"{summary['documents']:,} documents, {entities:,} entities ({types or 'none'}), "
-            f"{summary['errors']:,} error rows")
+    line = (f"{_count(summary['documents'], 'document')}, "
+            f"{_count(entities, 'entity', 'entities')} ({types or 'none'}), "
+            f"{_count(summary['errors'], 'error row')}")
     if tagged == 0 and summary["documents"]:
         return f"{line}; the folder was complete already, nothing tagged (--overwrite starts over)"
     rate = tagged / seconds if seconds > 0 else 0.0
     return f"{line}; tagged {tagged:,} in this run in {seconds:.1f} s, {rate:.1f} documents/s"
+
+
+def _count(number: int, one: str, many: str | None = None) -> str:
+    return f"{number:,} {one if number == 1 else many or one + 's'}"
 
 
 def run_local(config: CorpusConfig, job) -> int:
