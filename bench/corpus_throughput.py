@@ -65,8 +65,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
     parser.add_argument("--interleaved", type=int, default=0, metavar="ROUNDS",
                         help="also time the in-memory tagger, the local engine and the pipeline "
-                             "in one process, taking turns on the whole corpus for ROUNDS rounds "
-                             "(default 0: not)")
+                             "each in a process that stays up, taking turns on the whole corpus "
+                             "for ROUNDS rounds (default 0: not)")
     harness.add_results_options(parser)
     harness.add_child_options(parser)
     parser.add_argument("--corpus", help=argparse.SUPPRESS)

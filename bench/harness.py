@@ -148,9 +148,7 @@ def take_turns(
                 children[name].stdin.write("go\n")
                 children[name].stdin.flush()
                 seconds[name].append(float(_reply(children[name], "seconds ", name)))
-        for child in children.values():
-            child.stdin.close()
-    return seconds
+    return seconds  # leaving the stack closes each child's stdin, and the child exits
 
 
 def serve_turns(work: Callable[[], object], before: Callable[[], object] = lambda: None) -> None:
