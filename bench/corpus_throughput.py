@@ -136,7 +136,7 @@ def tag_in_memory(model: str, texts: list[str]) -> dict:
     entities = [[[e.text, e.type, e.start, e.end, e.score] for e in row] for row in entities]
     arithmetic = harness.arithmetic_line(
         VARIANTS["memory"], forward, seconds,
-        tagger.model.config, harness.matmul_rate())
+        tagger, harness.matmul_rate())
     return {"seconds": seconds, "entities": entities, "arithmetic": arithmetic}
 
 

@@ -225,31 +225,43 @@ def model_size(config) -> dict:
 
 @contextlib.contextmanager
 def timed_forward(tagger) -> Iterator[dict]:
-    """While inside, ``tagger.model``'s calls add their seconds and input positions (padding
-    included) to the yielded dict, so a run can say how much of it was the model's arithmetic."""
-    model, measured = tagger.model, {"seconds": 0.0, "positions": 0}
-    forward = model.forward
+    """While inside, the tagger's forward passes (``NerTagger.read_logits``) add their seconds,
+    input positions (padding included) and read positions to the yielded dict, so a run can
+    say how much of it was the model's arithmetic."""
+    measured = {"seconds": 0.0, "positions": 0, "reads": 0}
+    forward = tagger.read_logits
 
-    def timed(*args, **kwargs):
+    def timed(inputs, read):
         started = time.perf_counter()
-        output = forward(*args, **kwargs)
+        output = forward(inputs, read)
         measured["seconds"] += time.perf_counter() - started
-        measured["positions"] += kwargs["input_ids"].numel()
+        measured["positions"] += inputs["input_ids"].numel()
+        measured["reads"] += read.rows.numel()
         return output
 
-    model.forward = timed
+    tagger.read_logits = timed
     try:
         yield measured
     finally:
-        del model.forward
+        del tagger.read_logits
 
 
-def arithmetic_line(name: str, measured: dict, call_seconds: float, config, rate: float) -> str:
-    """``name``'s forward passes (of a model with ``config``) as a share of its time, and
-    their arithmetic, two FLOPs per body parameter and input position, over all of their time
-    (attention, activations, norms and copies included) against :func:`matmul_rate`: the
-    headroom that faster kernels could still take."""
-    flops = 2 * model_size(config)["non_embedding"] * measured["positions"]
+def forward_flops(config, measured: dict, reads_selected: bool) -> float:
+    """FLOPs of the measured forward passes: two per body parameter and input position, except
+    that a tagger reading selected positions runs its last layer, keys and values aside, and
+    its classifier at the read positions only."""
+    d, ff = config.hidden_size, config.intermediate_size
+    body = model_size(config)["non_embedding"]
+    tail = 2 * d * d + 2 * d * ff + 7 * d + ff + 7 if reads_selected else 0
+    return 2 * ((body - tail) * measured["positions"] + tail * measured["reads"])
+
+
+def arithmetic_line(name: str, measured: dict, call_seconds: float, tagger, rate: float) -> str:
+    """``name``'s forward passes (of ``tagger``'s model) as a share of its time, and
+    their arithmetic (:func:`forward_flops`) over all of their time (attention, activations,
+    norms and copies included) against :func:`matmul_rate`: the headroom that faster kernels
+    could still take."""
+    flops = forward_flops(tagger.model.config, measured, tagger.reads_selected)
     achieved = flops / measured["seconds"]
     return (f"{name}: the forward passes took {100 * measured['seconds'] / call_seconds:.0f}% "
             f"of the time and did their layers' arithmetic at {achieved / 1e9:.0f} GFLOP/s "

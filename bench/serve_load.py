@@ -107,7 +107,7 @@ def model_floor(args: argparse.Namespace) -> dict:
     if plain:
         result["arithmetic"] = harness.arithmetic_line(
             "the model alone, 32 sentences", forward, seconds,
-            tagger.model.config, harness.matmul_rate())
+            tagger, harness.matmul_rate())
     return result
 
 

@@ -436,8 +436,8 @@ class FailingModel(torch.nn.Module):
 
 
 def test_warm_up_names_a_compile_failure_in_one_line(tagger):
-    failing = NerTagger(tagger.model, tagger.tokenizer, device="cpu")
-    failing.model, failing.compiled = FailingModel(tagger.model.config), True
+    failing = NerTagger(FailingModel(tagger.model.config), tagger.tokenizer, device="cpu")
+    failing.compiled = True
     with pytest.raises(ModelLoadError, match=r"^torch.compile could not compile the model "
                        r"\(RuntimeError: C\+\+ compile error: g\+\+ not found\); run without "
                        r"--compile$"):

@@ -3,12 +3,14 @@
 Each word takes the label of its first sub-word, and every entity is reported as a slice of the
 original text with character offsets, never as decoded sub-words. For speed on CPUs every
 sentence is tokenised once, windows are sorted by length and batched under a budget of padded
-tokens, and only the first pieces' logits are read.
+tokens, and only the first pieces' logits are read: the last layer and the classifier run at
+those positions alone (:mod:`.read_forward`).
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -16,13 +18,8 @@ import torch
 
 from swiss_ner.constants import TAGGER_DTYPES
 from swiss_ner.inference.entities import Entity, decode_entities
-from swiss_ner.inference.windows import (
-    Window,
-    block_diagonal,
-    fill_rows,
-    pack_rows,
-    sentence_windows,
-)
+from swiss_ner.inference.read_forward import ReadPositions, read_logits, reads_selected
+from swiss_ner.inference.windows import Window, batch_inputs, sentence_windows
 from swiss_ner.inference.words import model_words, split_sentences, split_words
 
 # Windows and padded tokens per forward pass when not given: measured on a small XLM-R, larger
@@ -32,7 +29,7 @@ DEFAULT_BATCH = {"cpu": (32, 8192), "cuda": (128, 32768)}
 SENTENCES_PER_CHUNK = 4096
 # What runs the model: torch, or ONNX Runtime on a folder from `swiss-ner export --onnx`.
 BACKENDS = ("torch", "onnx")
-# One window; two of one length; two short ones packed beside a long one (see _batch_inputs).
+# One window; two of one length; two short ones packed beside a long one (see windows.batch_inputs).
 WARM_UP_TEXTS = (
     ("Warm-up in Zürich.",),
     ("Basel.", "Genf."),
@@ -118,6 +115,11 @@ class NerTagger:
             model = model.to(self.device).eval()
         self.compiled = compile
         self.model = torch.compile(model, dynamic=True) if compile else model
+        # Only the read positions go through the last layer where the model allows it.
+        self.reads_selected = self.backend == "torch" and reads_selected(model)
+        if self.reads_selected:
+            forward = functools.partial(read_logits, model)
+            self._read_selected = torch.compile(forward, dynamic=True) if compile else forward
         self.tokenizer = tokenizer
         default_windows, default_tokens = DEFAULT_BATCH.get(self.device.type, DEFAULT_BATCH["cpu"])
         self.batch_size = batch_size or default_windows
@@ -309,42 +311,21 @@ class NerTagger:
         self, batch: list[Window], labels: torch.Tensor, probabilities: torch.Tensor
     ) -> None:
         """Run one batch and store the label and probability of every word it is read for."""
-        inputs, read_for = self._batch_inputs(batch)
-        inputs = {name: value.to(self.device) for name, value in inputs.items()}
-        logits = self.model(**inputs).logits
-        rows, columns = (read_for >= 0).nonzero(as_tuple=True)
-        picked = logits[rows.to(self.device), columns.to(self.device)].float().softmax(dim=-1)
-        best_probability, best_label = picked.max(dim=-1)
-        words = read_for[rows, columns]
+        inputs, read_for = batch_inputs(batch, self.pad_id, pack=self.backend == "torch")
+        read = ReadPositions.of(read_for)
+        picked = self.read_logits(inputs, read)
+        best_probability, best_label = picked.float().softmax(dim=-1).max(dim=-1)
+        words = read_for[read.rows, read.columns]
         labels[words] = best_label.cpu()
         probabilities[words] = best_probability.cpu()
 
-    def _batch_inputs(self, batch: list[Window]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-        """The model's inputs for a batch, and for each input position the word it is read for.
-
-        Windows of mixed lengths (a server's batch of requests) are packed into rows as long as
-        the longest, each with its own positions and a block-diagonal attention mask: 2x faster
-        than padding 32 unsorted sentences on 2 cores, same logits. Windows of one length
-        (length-sorted corpora) and the ONNX backend, whose graph takes a 2-D mask, get one row
-        each.
-        """
-        lengths = [len(window.ids) for window in batch]
-        width = max(lengths)
-        rows = pack_rows(lengths, width) if self.backend == "torch" else None
-        packed = rows is not None and len(rows) < len(batch)
-        if not packed:
-            rows = [[index] for index in range(len(batch))]
-        tensors = fill_rows(rows, width, self.pad_id, {
-            "input_ids": ([window.ids for window in batch], self.pad_id),
-            "read_for": ([window.read_for for window in batch], -1),
-        })
-        inputs = {"input_ids": tensors["input_ids"]}
-        if packed:
-            inputs["attention_mask"] = block_diagonal(tensors["segments"])
-            inputs["position_ids"] = tensors["position_ids"]
-        else:
-            inputs["attention_mask"] = (tensors["segments"] >= 0).long()
-        return inputs, tensors["read_for"]
+    def read_logits(self, inputs: dict[str, torch.Tensor], read: ReadPositions) -> torch.Tensor:
+        """The forward pass of one batch: the logits at ``read``'s positions, one row each."""
+        inputs = {name: value.to(self.device) for name, value in inputs.items()}
+        if self.reads_selected:
+            return self._read_selected(**inputs, read=read.to(self.device))
+        logits = self.model(**inputs).logits
+        return logits[read.rows.to(self.device), read.columns.to(self.device)]
 
 
 def _check_options(
