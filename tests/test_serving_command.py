@@ -197,3 +197,18 @@ def test_sigterm_answers_the_requests_in_flight_and_exits_0(trained_model_dir):
     while not lines.empty():
         rest.append(lines.get())
     assert rest[-1].strip() == "stopped"
+
+
+@pytest.mark.parametrize(("given", "expected"), [(None, "false"), ("true", "true")])
+def test_the_model_process_tokenizes_without_a_pool_unless_told(
+    trained_model_dir, monkeypatch, given, expected
+):
+    from swiss_ner.commands.serve import load_tagger
+
+    if given is None:
+        monkeypatch.delenv("TOKENIZERS_PARALLELISM", raising=False)
+    else:
+        monkeypatch.setenv("TOKENIZERS_PARALLELISM", given)
+    tagger = load_tagger(ServeConfig(model=str(trained_model_dir)))
+    assert os.environ["TOKENIZERS_PARALLELISM"] == expected
+    assert len(tagger.tag(["Grüezi aus Bern.", "Ciao."])) == 2
