@@ -107,3 +107,17 @@ def test_read_positions_give_each_row_its_queries_in_order(pattern):
         columns = [column for column, flag in enumerate(flags) if flag]
         assert read.query_columns[row, : len(columns)].tolist() == columns
         assert read.slots[read.rows == row].tolist() == list(range(len(columns)))
+
+
+def test_the_last_layer_leaves_onednn_as_it_found_it(tagger):
+    """The last layer runs without oneDNN (a kernel per shape would pile up) and restores it."""
+    seen = []
+    intermediate = tagger.model.roberta.encoder.layer[-1].intermediate
+    handle = intermediate.register_forward_hook(
+        lambda *_: seen.append(torch._C._get_mkldnn_enabled()))
+    try:
+        tagger.tag("Grüezi aus Bern.")
+    finally:
+        handle.remove()
+    assert seen == [False]
+    assert torch._C._get_mkldnn_enabled()
