@@ -6,7 +6,7 @@ import copy
 
 import pytest
 import torch
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from swiss_ner.inference import NerTagger
@@ -96,6 +96,7 @@ def test_models_it_cannot_read_run_their_own_forward(tagger):
     assert recorder.shapes, "the wrapper's own forward ran"
 
 
+@settings(deadline=None)  # the first call pays torch's warm-up
 @given(st.lists(st.lists(st.booleans(), min_size=5, max_size=5), min_size=1, max_size=6))
 def test_read_positions_give_each_row_its_queries_in_order(pattern):
     read_for = torch.full((len(pattern), 5), -1)
