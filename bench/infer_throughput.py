@@ -29,6 +29,7 @@ LANGS = ("de", "fr", "it", "en")
 VARIANTS = {
     "tagger": "NerTagger",
     "tagger-int8": "NerTagger, int8 quantised",
+    "tagger-full-last-layer": "NerTagger, last layer at every position",
     "pipeline-batched": "pipeline, batch_size=64",
     "pipeline-single": "pipeline, one at a time",
 }
@@ -138,6 +139,8 @@ def load_variant(variant: str, model: str, device: str):
 
     if variant.startswith("tagger"):
         tagger = NerTagger.from_pretrained(model, device=device, quantize=variant == "tagger-int8")
+        # The tagger as it was before its last layer ran at the read positions only.
+        tagger.reads_selected = variant != "tagger-full-last-layer"
         return tagger.tag, tagger
     from transformers import pipeline
 

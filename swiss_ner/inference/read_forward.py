@@ -4,7 +4,8 @@ A tagger reads one logit vector per word (its first sub-word's), so the last lay
 attention output, feed-forward block and the classifier are needed at those positions only;
 its keys and values still come from every position. Skipping the rest of the last layer
 changes no logit that is read (the same operations on the same rows, to float rounding) and
-saves 12-17% of the tagging time of a 4-layer model on 2 CPU cores (``bench/RESULTS.md``).
+tags 1.05-1.08x as fast with a 4-layer model on 2 CPU cores, the two taking turns in one
+process (``bench/read_positions_ab.py``).
 With int8 Linear layers (``quantize=True``), which scale their input per call, fewer rows give
 other scales, so the logits move by quantization noise, as they already do between batchings.
 
