@@ -32,8 +32,8 @@ class ReadPositions:
     """The positions a batch is read at, laid out for the last layer's queries.
 
     ``rows``/``columns`` list them row by row (``(read_for >= 0).nonzero()``); ``slots`` gives
-    each its place among its row's queries, ``width`` the most queries of any row, and
-    ``query_columns`` (rows x width) each query's column, 0 in the unused places.
+    each its place among its row's queries, and ``query_columns`` (batch rows x the most
+    queries of any row) each query's column, 0 in the unused places.
     """
 
     rows: torch.Tensor
@@ -108,7 +108,7 @@ def additive_mask(attention_mask: torch.Tensor, dtype: torch.dtype) -> torch.Ten
 def _last_layer(layer, hidden: torch.Tensor, mask: torch.Tensor | None, read: ReadPositions):
     """The last encoder layer at the read positions only: (N, hidden) for N positions."""
     attention = layer.attention.self
-    batch, length, _ = hidden.shape
+    batch = hidden.shape[0]
     heads, head_size = attention.num_attention_heads, attention.attention_head_size
 
     def split_heads(states: torch.Tensor) -> torch.Tensor:
