@@ -170,17 +170,18 @@ def _resident_work(args):
 def _engine_work(args):
     """What ``tag-corpus`` clocks (reading, tagging and writing every shard), and what it does
     before its clock starts (the folder and its manifest)."""
-    import datasets  # noqa: F401  (imported before the clock, as tag-corpus does)
-    import pyarrow.parquet  # noqa: F401
+    import pyarrow.parquet  # noqa: F401  (imported before the clock, as tag-corpus does)
     from accelerate import PartialState
 
     from swiss_ner.commands.tag_corpus import build_job, load_tagger
     from swiss_ner.config import CorpusConfig
     from swiss_ner.corpus import local
+    from swiss_ner.corpus.sources import prepare_readers
 
     job = build_job(CorpusConfig(inputs=[args.corpus], output=args.out_dir, model=args.model,
                                  overwrite=True, progress=False, device="cpu"))
     tagger, state = load_tagger(job, "cpu"), PartialState(cpu=True)
+    prepare_readers(job.files, job.text_column, job.id_column)
     return (lambda texts: local.tag_shards(job, local.my_shards(job, state), tagger),
             lambda: local.start(job, state, overwrite=True))
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from swiss_ner.corpus.sources import read_rows, scan_inputs
+from swiss_ner.corpus import sources
+from swiss_ner.corpus.sources import prepare_readers, read_rows, scan_inputs
 
 
 def write_jsonl(path, rows):
@@ -65,3 +67,17 @@ def test_missing_columns_and_files_are_refused(tmp_path):
         scan_inputs([str(jsonl)], text_column="body", id_column="doc")
     with pytest.raises(OSError, match="does not exist"):
         scan_inputs([str(tmp_path / "none.jsonl")])
+
+
+def test_readers_are_prepared_once_per_format_reading_nothing(tmp_path, monkeypatch):
+    paths = [write_jsonl(tmp_path / f"{name}.jsonl", [{"body": name}]) for name in "ab"]
+    text = tmp_path / "c.txt"
+    text.write_text("Zürich\n", encoding="utf-8")
+    files = scan_inputs([str(path) for path in paths] + [str(text)], text_column="body")
+    built = []
+    stream = sources._stream
+    monkeypatch.setattr(sources, "_stream", lambda file, column, *rest: built.append(
+        (Path(file.path).name, column)) or stream(file, column, *rest))
+    prepare_readers(files, text_column="body")
+    assert sorted(built) == [("a.jsonl", "body"), ("c.txt", "text")]
+    assert list(read_rows(files, text_column="body")) == [(0, "a"), (1, "b"), (2, "Zürich")]

@@ -81,10 +81,13 @@ def run_local(config: CorpusConfig, job) -> int:
     shards = local.my_shards(job, state)
     todo = sum(job.rows_of(shard)[1] - job.rows_of(shard)[0] for shard in shards)
     tagger = load_tagger(job, config.device or ("cpu" if cpu else state.device))
-    # The readers and the writer import in seconds; like the model, that is start-up, not time
-    # per document, and the clock of the summary line starts after it.
-    import datasets  # noqa: F401
+    # The readers and the writer import and set up in seconds; like the model, that is
+    # start-up, not time per document, and the clock of the summary line starts after it.
     import pyarrow.parquet  # noqa: F401
+
+    from swiss_ner.corpus.sources import prepare_readers
+
+    prepare_readers(job.files, job.text_column, job.id_column)
 
     started = time.perf_counter()
     share = f" (process 0's share of {state.num_processes})" if state.num_processes > 1 else ""
