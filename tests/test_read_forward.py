@@ -125,3 +125,15 @@ def test_the_last_layer_leaves_onednn_as_it_found_it(tagger):
         handle.remove()
     assert seen == [False]
     assert torch._C._get_mkldnn_enabled()
+
+
+def test_taggers_on_two_threads_leave_onednn_on(tagger):
+    """The process-wide switch is taken in turn, so concurrent taggers cannot leave it off."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [" ".join(s) for lang in LANGS for s in validation_sentences(lang, 20)[0]]
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(tagger.tag, [texts] * 6))
+    assert torch._C._get_mkldnn_enabled()
+    spans = [[[(e.type, e.start, e.end) for e in row] for row in result] for result in results]
+    assert all(found == spans[0] for found in spans), "threads tag alike (scores to rounding)"

@@ -17,7 +17,8 @@ def load_tagger(config: ServeConfig):
     Its tokenizer runs without a thread pool unless ``TOKENIZERS_PARALLELISM`` says otherwise: a
     served batch is a few dozen sentences, whose pool costs more than it saves while the HTTP
     process and the forward pass's threads share the cores (2 cores, 32 sentences: 1.1 against
-    1.6-2.0 ms; p99 at 32 clients 9.1x the lone p50 against 11.1x, bench/RESULTS.md).
+    1.6-2.0 ms; p99 at 32 clients 9.0-9.3x the lone p50 against 11.1x with the pool, in
+    bench/serve_load.py runs of 2026-12-07).
     """
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import torch

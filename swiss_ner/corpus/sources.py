@@ -199,10 +199,12 @@ def prepare_readers(
     first one's set-up (module discovery and imports, about 1.1 s on 2 cores; the next stream of
     that format takes 0.03 s) is start-up, like loading the model, and not a pause at the first
     document of the progress bar and the documents/s of the summary line."""
-    first_of_format = {file.builder: file for file in reversed(files)}
-    for file in first_of_format.values():
-        column = TEXT_FILE_COLUMN if file.builder == "text" else text_column
-        _stream(file, column, id_column, 0)
+    prepared: set[str] = set()
+    for file in files:
+        if file.builder not in prepared:
+            prepared.add(file.builder)
+            column = TEXT_FILE_COLUMN if file.builder == "text" else text_column
+            _stream(file, column, id_column, 0)
 
 
 def _as_id(value: object) -> str | None:

@@ -17,6 +17,7 @@ class) with eager or SDPA attention; anything else runs the model's own forward.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -25,6 +26,8 @@ from torch.nn import functional
 
 # Attention implementations whose layers take an additive float mask of shape (B, 1, Q, K).
 ADDITIVE_MASK_ATTENTION = ("sdpa", "eager")
+# Held while oneDNN is switched off (see _without_onednn).
+_ONEDNN_SWITCH = threading.Lock()
 
 
 @dataclass
@@ -141,12 +144,15 @@ def _without_onednn() -> Iterator[None]:
     oneDNN compiles and caches a kernel for every tensor shape it meets, and the last layer's
     row count differs in nearly every batch: tagging 6,000 documents, the process then peaked
     about 200 MiB higher. torch's GELU is slower, but runs here on the read rows of one layer.
+    The switch is process-wide, so taggers on other threads wait for it (the lock) rather than
+    restore each other's settings out of order.
     """
-    enabled = torch.backends.mkldnn.set_flags(_enabled=False, _fp32_precision=None)[0]
-    try:
-        yield
-    finally:
-        torch.backends.mkldnn.set_flags(_enabled=enabled, _fp32_precision=None)
+    with _ONEDNN_SWITCH:
+        enabled = torch.backends.mkldnn.set_flags(_enabled=False, _fp32_precision=None)[0]
+        try:
+            yield
+        finally:
+            torch.backends.mkldnn.set_flags(_enabled=enabled, _fp32_precision=None)
 
 
 def _tensor(output) -> torch.Tensor:
